@@ -1,0 +1,1 @@
+"""Sigurna core: configuration, database, time, errors, identity, access control and audit."""

@@ -1,0 +1,75 @@
+"""The ASGI application: settings, database, clock, middleware, error handlers and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from core import __doc__ as core_doc
+from core import domains
+from core.access import undeclared_routes
+from core.clock import Clock, SystemClock
+from core.config import Settings, get_settings
+from core.db import create_db_engine, head_revisions
+from core.errors import install_error_handlers
+from core.logs import RequestContextMiddleware, configure_logging
+from core.passwords import make_hasher
+from core.router import router as core_router
+
+DOCS_ROUTES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+class UndeclaredRouteError(RuntimeError):
+    """A route has no access policy; the service refuses to start."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the application; refuses to build one with a route that declares no policy."""
+    settings = settings or get_settings()
+    engine = engine or create_db_engine(settings)
+    docs = settings.is_development
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Sigurna",
+        description=core_doc,
+        version="0.1.0",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock or SystemClock()
+    app.state.hasher = make_hasher(settings)
+    app.state.head_revisions = head_revisions(settings)
+    app.state.non_api_routes = DOCS_ROUTES if docs else frozenset()
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(core_router)
+    for router in domains.routers():
+        app.include_router(router)
+    problems = undeclared_routes(app)
+    if problems:
+        raise UndeclaredRouteError("routes without exactly one access policy: " + "; ".join(problems))
+    return app
+
+
+def build_app() -> FastAPI:
+    """uvicorn's factory: `uvicorn --factory core.app:build_app`."""
+    settings = get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,309 @@
+"""Who is calling: password login, server-side sessions, API tokens and the resulting principal."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pwdlib import PasswordHash
+from sqlmodel import Session, col, delete, func, select, update
+
+from core import audit
+from core.audit import Actor
+from core.config import Settings
+from core.errors import Unauthenticated
+from core.models import (
+    ApiToken,
+    AuthSession,
+    LoginFailure,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+    UserRole,
+)
+
+SESSION_COOKIE = "sigurna_session"
+TOKEN_PREFIX = "sgn_"
+LOGIN_FAILED_MESSAGE = (
+    "Login failed: the e-mail address or password is wrong, or the account is temporarily "
+    "locked after too many attempts. Try again, or ask your administrator."
+)
+
+
+def new_secret() -> str:
+    """A random 256-bit token, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """What the database keeps of a token: its SHA-256 (the token itself has 256 random bits)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    via: str  # "session" or "token"
+    organisation_id: uuid.UUID
+    organisation_kind: OrganisationKind
+    roles: frozenset[Role]
+    user_id: uuid.UUID | None = None
+    session_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
+    must_change_password: bool = False
+    session_expires_at: datetime | None = None
+
+    def actor(self, request_id: str | None) -> Actor:
+        """This principal as the actor of an audit event."""
+        if self.user_id is not None:
+            return Actor("user", str(self.user_id), self.organisation_id, request_id)
+        return Actor("api_token", str(self.token_id), self.organisation_id, request_id)
+
+
+def roles_of(session: Session, user_id: uuid.UUID) -> frozenset[Role]:
+    """The roles a user holds now."""
+    rows = session.exec(select(UserRole.role).where(UserRole.user_id == user_id)).all()
+    return frozenset(Role(r) for r in rows)
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A session token and its principal, or neither when the login failed."""
+
+    token: str | None = None
+    principal: Principal | None = None
+
+
+def login(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    hasher: PasswordHash,
+    email: str,
+    password: str,
+    request_id: str | None,
+) -> LoginResult:
+    """Check a password and open a session; failures are recorded, never raised, so they commit."""
+    user = session.exec(
+        select(User).where(User.email == email.strip().lower()).with_for_update()
+    ).first()
+    if user is None:
+        # Spend the same time as a real check, so the answer's timing reveals nothing.
+        hasher.verify(password, _dummy_hash(hasher))
+        audit.record(
+            session,
+            now=now,
+            actor=Actor("anonymous", request_id=request_id),
+            action="auth.login_failed",
+            subject_type="login",
+            reason="unknown account",
+        )
+        return LoginResult()
+
+    actor = Actor("anonymous", request_id=request_id, organisation_id=user.organisation_id)
+    if user.locked_until is not None and user.locked_until > now:
+        hasher.verify(password, _dummy_hash(hasher))
+        audit.record(
+            session, now=now, actor=actor, action="auth.login_failed",
+            subject_type="user", subject_id=user.id, reason="account locked",
+        )
+        return LoginResult()
+
+    valid, new_hash = hasher.verify_and_update(password, user.password_hash)
+    if not valid or user.disabled_at is not None:
+        reason = "account disabled" if valid else "wrong password"
+        if not valid:
+            _count_failure(session, user=user, now=now, settings=settings, actor=actor)
+        audit.record(
+            session, now=now, actor=actor, action="auth.login_failed",
+            subject_type="user", subject_id=user.id, reason=reason,
+        )
+        return LoginResult()
+
+    if new_hash is not None:
+        user.password_hash = new_hash
+    user.locked_until = None
+    session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
+    session.add(user)
+    token = new_secret()
+    auth_session = AuthSession(
+        user_id=user.id,
+        token_hash=token_digest(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_absolute_hours),
+    )
+    session.add(auth_session)
+    session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor=Actor("user", str(user.id), user.organisation_id, request_id),
+        action="auth.login",
+        subject_type="auth_session",
+        subject_id=auth_session.id,
+        reason="password rehashed" if new_hash is not None else None,
+    )
+    organisation = session.get(Organisation, user.organisation_id)
+    assert organisation is not None  # foreign key
+    principal = Principal(
+        via="session",
+        organisation_id=user.organisation_id,
+        organisation_kind=OrganisationKind(organisation.kind),
+        roles=roles_of(session, user.id),
+        user_id=user.id,
+        session_id=auth_session.id,
+        must_change_password=user.must_change_password,
+        session_expires_at=min(
+            auth_session.expires_at, now + timedelta(minutes=settings.session_idle_minutes)
+        ),
+    )
+    return LoginResult(token=token, principal=principal)
+
+
+def _count_failure(
+    session: Session, *, user: User, now: datetime, settings: Settings, actor: Actor
+) -> None:
+    window_start = now - timedelta(minutes=settings.login_failure_window_minutes)
+    session.add(LoginFailure(user_id=user.id, at=now))
+    session.exec(
+        delete(LoginFailure).where(
+            col(LoginFailure.user_id) == user.id, col(LoginFailure.at) <= window_start
+        )
+    )
+    session.flush()
+    recent = session.exec(
+        select(func.count()).where(
+            col(LoginFailure.user_id) == user.id, col(LoginFailure.at) > window_start
+        )
+    ).one()
+    if recent >= settings.login_max_failures:
+        user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
+        session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
+        session.add(user)
+        audit.record(
+            session, now=now, actor=actor, action="auth.account_locked",
+            subject_type="user", subject_id=user.id,
+            reason=f"{recent} failed logins within {settings.login_failure_window_minutes} minutes",
+        )
+
+
+_DUMMY_HASHES: dict[int, str] = {}
+
+
+def _dummy_hash(hasher: PasswordHash) -> str:
+    key = id(hasher)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = hasher.hash(new_secret())
+    return _DUMMY_HASHES[key]
+
+
+def logout(session: Session, *, now: datetime, principal: Principal, request_id: str | None) -> None:
+    """End the caller's session at once."""
+    if principal.session_id is None:
+        return
+    auth_session = session.get(AuthSession, principal.session_id)
+    if auth_session is not None and auth_session.revoked_at is None:
+        auth_session.revoked_at = now
+        auth_session.revoked_reason = "logout"
+        session.add(auth_session)
+    audit.record(
+        session, now=now, actor=principal.actor(request_id), action="auth.logout",
+        subject_type="auth_session", subject_id=principal.session_id,
+    )
+
+
+def revoke_sessions(
+    session: Session,
+    *,
+    now: datetime,
+    user_id: uuid.UUID,
+    reason: str,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """Revoke every open session of a user (but `keep`); returns how many were open."""
+    conditions = [
+        col(AuthSession.user_id) == user_id,
+        col(AuthSession.revoked_at).is_(None),
+        col(AuthSession.expires_at) > now,
+    ]
+    if keep is not None:
+        conditions.append(col(AuthSession.id) != keep)
+    result = session.exec(
+        update(AuthSession).where(*conditions).values(revoked_at=now, revoked_reason=reason)
+    )
+    return int(result.rowcount)
+
+
+# --- resolving the caller ------------------------------------------------------------------
+
+
+def principal_from_session_token(
+    session: Session, *, now: datetime, settings: Settings, token: str
+) -> Principal:
+    """The principal of a session cookie; refresh its idle timer. Raises when it is not valid."""
+    found = session.exec(
+        select(AuthSession, User, Organisation)
+        .join(User, col(User.id) == AuthSession.user_id)
+        .join(Organisation, col(Organisation.id) == User.organisation_id)
+        .where(AuthSession.token_hash == token_digest(token))
+    ).first()
+    if found is None:
+        raise Unauthenticated("Your session is not valid; please log in.")
+    auth_session, user, organisation = found
+    idle_limit = auth_session.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
+    if (
+        auth_session.revoked_at is not None
+        or auth_session.expires_at <= now
+        or idle_limit <= now
+        or user.disabled_at is not None
+    ):
+        raise Unauthenticated("Your session has ended; please log in again.")
+    auth_session.last_seen_at = now
+    session.add(auth_session)
+    return Principal(
+        via="session",
+        organisation_id=organisation.id,
+        organisation_kind=OrganisationKind(organisation.kind),
+        roles=roles_of(session, user.id),
+        user_id=user.id,
+        session_id=auth_session.id,
+        must_change_password=user.must_change_password,
+        session_expires_at=min(
+            auth_session.expires_at, now + timedelta(minutes=settings.session_idle_minutes)
+        ),
+    )
+
+
+def principal_from_api_token(session: Session, *, now: datetime, token: str) -> Principal:
+    """The principal of an API token. Raises when it is unknown, revoked or expired."""
+    found = session.exec(
+        select(ApiToken, Organisation)
+        .join(Organisation, col(Organisation.id) == ApiToken.organisation_id)
+        .where(ApiToken.token_hash == token_digest(token))
+    ).first()
+    if found is None:
+        raise Unauthenticated("The API token is not valid.")
+    api_token, organisation = found
+    if api_token.revoked_at is not None or (
+        api_token.expires_at is not None and api_token.expires_at <= now
+    ):
+        raise Unauthenticated("The API token has been revoked or has expired.")
+    api_token.last_used_at = now
+    session.add(api_token)
+    return Principal(
+        via="token",
+        organisation_id=organisation.id,
+        organisation_kind=OrganisationKind(organisation.kind),
+        roles=frozenset({Role(api_token.role)}),
+        token_id=api_token.id,
+    )

@@ -1,0 +1,270 @@
+"""The `sigurna` command: serve, migrate, load demo data, manage accounts, verify the audit log."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from sqlmodel import Session, select
+
+from core import audit, users
+from core.audit import Actor
+from core.clock import SystemClock
+from core.config import ConfigurationError, Settings, get_settings
+from core.db import create_db_engine, current_revisions, unit_of_work
+from core.db import downgrade as db_downgrade
+from core.db import upgrade as db_upgrade
+from core.demo import demo_loaded, load_demo
+from core.errors import AppError
+from core.logs import configure_logging
+from core.models import (
+    ApiToken,
+    ApiTokenCreate,
+    Organisation,
+    OrganisationCreate,
+    OrganisationKind,
+    Role,
+    User,
+    UserCreate,
+)
+from core.passwords import make_hasher
+
+app = typer.Typer(help="Sigurna: crisis-hotline and emergency-accommodation dispatch.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for machine clients.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"), (demo_app, "demo"), (org_app, "org"), (user_app, "user"),
+    (token_app, "token"), (audit_app, "audit"),
+):
+    app.add_typer(sub, name=name)
+
+CLI_ACTOR = Actor.system("cli")
+
+
+def _out(text: str) -> None:
+    typer.echo(text)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+@contextmanager
+def _work() -> Iterator[tuple[Settings, Session]]:
+    settings = _settings()
+    engine = create_db_engine(settings)
+    try:
+        with unit_of_work(engine) as session:
+            yield settings, session
+    except AppError as exc:
+        _fail(exc.message)
+    finally:
+        engine.dispose()
+
+
+def _organisation(session: Session, ref: str) -> Organisation:
+    try:
+        found = session.get(Organisation, uuid.UUID(ref))
+    except ValueError:
+        found = session.exec(select(Organisation).where(Organisation.name == ref)).first()
+    if found is None:
+        _fail(f"no organisation with that id or name: {ref!r}")
+    assert found is not None
+    return found
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: SIGURNA_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: SIGURNA_PORT.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=32)] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    uvicorn.run(
+        "core.app:build_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade_command(revision: str = "head") -> None:
+    """Apply migrations (the only way the schema is made)."""
+    settings = _settings()
+    engine = create_db_engine(settings)
+    try:
+        db_upgrade(settings, engine, revision)
+        with engine.connect() as connection:
+            _out(f"database at {', '.join(sorted(current_revisions(connection))) or 'base'}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("downgrade")
+def db_downgrade_command(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' empties the database)."""
+    settings = _settings()
+    engine = create_db_engine(settings)
+    try:
+        db_downgrade(settings, engine, revision)
+    finally:
+        engine.dispose()
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load fictional demo organisations and accounts once; print their passwords once."""
+    with _work() as (settings, session):
+        if demo_loaded(session):
+            _out("Demo data is already loaded (its passwords were printed when it was).")
+            return
+        accounts = load_demo(
+            session, now=SystemClock().now(), settings=settings, hasher=make_hasher(settings)
+        )
+    _out("Demo accounts (fictional; passwords are shown this once only):")
+    for account in accounts:
+        roles = ",".join(account.roles)
+        _out(f"  {account.email:<42} {roles:<14} {account.password}")
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option()],
+    kind: Annotated[OrganisationKind, typer.Option()],
+    country: Annotated[str, typer.Option(help="Two-letter code, e.g. ME.")],
+    time_zone: Annotated[str, typer.Option()] = "Europe/Podgorica",
+) -> None:
+    """Register an organisation."""
+    try:
+        data = OrganisationCreate(name=name, kind=kind, country_code=country, time_zone=time_zone)
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[-1].strip())
+        return
+    with _work() as (_, session):
+        organisation = users.create_organisation(
+            session, now=SystemClock().now(), data=data, actor=CLI_ACTOR
+        )
+        _out(f"organisation {organisation.id}")
+
+
+@user_app.command("create")
+def user_create(
+    org: Annotated[str, typer.Option(help="Organisation id or exact name.")],
+    email: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[list[Role], typer.Option(help="Repeat for several roles.")],
+    volunteer: Annotated[bool, typer.Option()] = False,
+) -> None:
+    """Create an account with a one-time password, printed once, to change at first login."""
+    try:
+        data = UserCreate(email=email, display_name=name, roles=role, is_volunteer=volunteer)
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[-1].strip())
+        return
+    with _work() as (settings, session):
+        user, password = users.create_user(
+            session, now=SystemClock().now(), settings=settings, hasher=make_hasher(settings),
+            organisation=_organisation(session, org), data=data, actor=CLI_ACTOR,
+        )
+        _out(f"user {user.id}")
+        _out(f"one-time password (shown once): {password}")
+
+
+@user_app.command("disable")
+def user_disable(
+    email: Annotated[str, typer.Option()],
+    reason: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Disable an account; its sessions end at once."""
+    with _work() as (_, session):
+        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        if user is None:
+            _fail("no account with that e-mail address")
+            return
+        users.set_disabled(
+            session, now=SystemClock().now(), user=user, disabled=True, actor=CLI_ACTOR,
+            reason=reason,
+        )
+        _out(f"user {user.id} disabled")
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option(help="Organisation id or exact name.")],
+    role: Annotated[Role, typer.Option()],
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'case system'.")],
+) -> None:
+    """Issue an API token; the secret is printed once."""
+    try:
+        data = ApiTokenCreate(name=name, role=role)
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[-1].strip())
+        return
+    with _work() as (_, session):
+        token, secret = users.create_token(
+            session, now=SystemClock().now(), organisation=_organisation(session, org),
+            data=data, created_by=None, actor=CLI_ACTOR,
+        )
+        _out(f"token {token.id}")
+        _out(f"secret (shown once): {secret}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: uuid.UUID, reason: Annotated[str | None, typer.Option()] = None) -> None:
+    """Revoke an API token at once."""
+    with _work() as (_, session):
+        token = session.get(ApiToken, token_id)
+        if token is None:
+            _fail("no such token")
+            return
+        users.revoke_token(
+            session, now=SystemClock().now(), organisation_id=token.organisation_id,
+            token_id=token.id, actor=CLI_ACTOR, reason=reason,
+        )
+        _out(f"token {token.id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain; exit 1 if any row was edited, deleted or reordered."""
+    with _work() as (_, session):
+        checked, problems = audit.verify(session)
+    if problems:
+        for problem in problems:
+            typer.echo(f"BROKEN at event {problem.event_id}: {problem.problem}", err=True)
+        typer.echo(f"audit chain BROKEN: {len(problems)} problem(s) in {checked} events", err=True)
+        raise typer.Exit(1)
+    _out(f"audit chain intact: {checked} events")
+
+
+def main() -> None:
+    """Entry point of the `sigurna` script."""
+    app(prog_name="sigurna")
+    sys.exit(0)

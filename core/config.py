@@ -1,0 +1,129 @@
+"""Settings: one pydantic-settings class, every field overridable by a `SIGURNA_` variable."""
+
+from __future__ import annotations
+
+import zoneinfo
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The development default is public (it is in this file); outside development it is refused.
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
+MIN_SECRET_KEY_LENGTH = 32
+
+# OWASP's floor for argon2id: m=19 MiB, t=2, p=1.
+MIN_ARGON2_MEMORY_KIB = 19 * 1024
+MIN_ARGON2_TIME_COST = 2
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigurationError(Exception):
+    """The settings are unsafe or inconsistent; the service must not start."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; see the README's Configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SIGURNA_", env_file=None, extra="ignore", validate_default=True
+    )
+
+    mode: Mode = Mode.DEVELOPMENT
+    secret_key: SecretStr | None = SecretStr(DEVELOPMENT_SECRET_KEY)
+    database_url: str = "sqlite:///./var/sigurna.db"
+    public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    default_time_zone: str = "Europe/Podgorica"
+    log_level: str = "INFO"
+    log_json: bool | None = None
+    migrations_dir: Path = PROJECT_ROOT / "alembic"
+
+    db_connect_timeout_seconds: Annotated[int, Field(ge=1, le=60)] = 5
+    db_statement_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
+    db_lock_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
+    sqlite_busy_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
+
+    session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
+    session_absolute_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 12
+    login_max_failures: Annotated[int, Field(ge=3, le=100)] = 10
+    login_failure_window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    login_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+
+    password_min_length: Annotated[int, Field(ge=12, le=128)] = 12
+    argon2_memory_kib: Annotated[int, Field(ge=MIN_ARGON2_MEMORY_KIB)] = MIN_ARGON2_MEMORY_KIB
+    argon2_time_cost: Annotated[int, Field(ge=MIN_ARGON2_TIME_COST)] = MIN_ARGON2_TIME_COST
+    argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 1
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError("must be an IANA time zone such as Europe/Podgorica")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql+psycopg://", "postgresql://")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_secrets(self) -> Settings:
+        if self.mode is Mode.DEVELOPMENT:
+            return self
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not key:
+            raise ConfigurationError(
+                f"SIGURNA_SECRET_KEY is missing; it is required in {self.mode} mode"
+            )
+        if key == DEVELOPMENT_SECRET_KEY:
+            raise ConfigurationError(
+                f"SIGURNA_SECRET_KEY is the development default; set a secret in {self.mode} mode"
+            )
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                f"SIGURNA_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.mode is Mode.DEVELOPMENT
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.mode is Mode.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

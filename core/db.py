@@ -1,0 +1,175 @@
+"""Database engine, column types, the unit of work and the migration runner."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, SQLModel
+
+from core.config import Settings
+
+log = logging.getLogger("sigurna.db")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware instant, stored in UTC; naive datetimes are refused."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime refused: store instants with a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        # SQLite keeps no offset; everything written through this type was UTC.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_type(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
+    """A portable enum column: VARCHAR with a CHECK constraint, values stored as written."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_db_engine(settings: Settings, **overrides: Any) -> Engine:
+    """An engine for the configured database, with its safety settings."""
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        path = _sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+            **overrides,
+        )
+        _configure_sqlite(engine, settings)
+        return engine
+    options = (
+        f"-c statement_timeout={settings.db_statement_timeout_ms}"
+        f" -c lock_timeout={settings.db_lock_timeout_ms}"
+        f" -c idle_in_transaction_session_timeout={settings.db_statement_timeout_ms * 6}"
+        " -c timezone=UTC"
+    )
+    params: dict[str, Any] = {
+        "connect_args": {
+            "connect_timeout": settings.db_connect_timeout_seconds,
+            "options": options,
+            "application_name": "sigurna",
+        },
+        "pool_pre_ping": True,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size,
+        "pool_timeout": settings.db_connect_timeout_seconds,
+    }
+    params.update(overrides)
+    return sa.create_engine(url, **params)
+
+
+def _configure_sqlite(engine: Engine, settings: Settings) -> None:
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; we issue BEGIN
+    # ourselves, IMMEDIATE, so that two writers queue on the busy timeout instead of one failing
+    # with "database is locked" when it upgrades a read to a write (what Django 5.1 does too).
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """One transaction: commit when the block succeeds, roll back when it raises."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def alembic_config(settings: Settings, connection: Connection | None = None) -> AlembicConfig:
+    """An Alembic configuration for the project's migrations, on a URL or an open connection."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(settings.migrations_dir))
+    config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(settings: Settings, engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to `revision`."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(settings, connection), revision)
+
+
+def downgrade(settings: Settings, engine: Engine, revision: str) -> None:
+    """Revert migrations down to `revision`."""
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(settings, connection), revision)
+
+
+def head_revisions(settings: Settings) -> set[str]:
+    """The revisions the code expects."""
+    return set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+
+
+def current_revisions(connection: Connection) -> set[str]:
+    """The revisions the database is at."""
+    return set(MigrationContext.configure(connection).get_current_heads())

@@ -1,0 +1,49 @@
+"""Dependency aliases shared by every router: `SessionDep`, `ClockDep`, `SettingsDep`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pwdlib import PasswordHash
+from sqlmodel import Session
+
+from core.clock import Clock
+from core.config import Settings
+from core.db import unit_of_work
+from core.logs import current_request_id
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work: committed before the response is sent, or rolled back."""
+    with unit_of_work(request.app.state.engine) as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_hasher(request: Request) -> PasswordHash:
+    hasher: PasswordHash = request.app.state.hasher
+    return hasher
+
+
+def get_request_id() -> str | None:
+    return current_request_id()
+
+
+# scope="function": the commit runs when the handler returns and before the response is sent,
+# so a failed commit is answered as an error rather than as a success that was never stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+HasherDep = Annotated[PasswordHash, Depends(get_hasher)]
+RequestIdDep = Annotated[str | None, Depends(get_request_id)]

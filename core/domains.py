@@ -1,0 +1,31 @@
+"""The domain packages this deployment serves.
+
+`core` never imports a domain package by name in code: domains depend on core, not the reverse.
+Each package listed here follows the house layout, so its tables are in `<package>.models` and
+its routes in `<package>.router.router`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import APIRouter
+
+INSTALLED_DOMAINS: tuple[str, ...] = ()
+
+
+def import_models() -> None:
+    """Import every table definition, so that `SQLModel.metadata` knows the whole schema."""
+    importlib.import_module("core.models")
+    importlib.import_module("core.audit")
+    for package in INSTALLED_DOMAINS:
+        importlib.import_module(f"{package}.models")
+
+
+def routers() -> list[APIRouter]:
+    """The routers of the installed domains."""
+    found: list[APIRouter] = []
+    for package in INSTALLED_DOMAINS:
+        module = importlib.import_module(f"{package}.router")
+        found.append(module.router)
+    return found

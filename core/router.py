@@ -1,0 +1,388 @@
+"""HTTP routes of the core: health, login, organisations, accounts, API tokens and the audit log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from sqlmodel import SQLModel, col, select
+
+from core import users
+from core.access import ALL_ROLES, Policy, Public, Scope, allow
+from core.audit import AuditEvent, AuditEventPublic
+from core.auth import LOGIN_FAILED_MESSAGE, SESSION_COOKIE, Principal, login, logout
+from core.config import Mode
+from core.db import current_revisions
+from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
+from core.errors import ServiceUnavailable, error_body
+from core.models import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenPublic,
+    LoginRequest,
+    Me,
+    OrganisationPublic,
+    OrganisationUpdate,
+    PasswordChange,
+    Role,
+    User,
+    UserCreate,
+    UserCreated,
+    UserPublic,
+    UserUpdate,
+)
+
+# --- policies: who may call what (the matrix test in tests/core/test_access.py mirrors them) ----
+
+ANY_USER = Policy(Scope.NETWORK, ALL_ROLES, while_password_change_pending=True)
+ANY_CALLER = Policy(Scope.NETWORK, ALL_ROLES, allow_tokens=True, while_password_change_pending=True)
+NETWORK_DIRECTORY = Policy(Scope.NETWORK, ALL_ROLES, allow_tokens=True)
+MEMBER = Policy(Scope.ORGANISATION, ALL_ROLES, allow_tokens=True)
+ORG_ADMIN = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN}))
+ORG_OVERSIGHT = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN, Role.SUPERVISOR}))
+
+AnyUser = Annotated[Principal, allow(ANY_USER)]
+AnyCaller = Annotated[Principal, allow(ANY_CALLER)]
+DirectoryReader = Annotated[Principal, allow(NETWORK_DIRECTORY)]
+Member = Annotated[Principal, allow(MEMBER)]
+OrgAdmin = Annotated[Principal, allow(ORG_ADMIN)]
+OrgOversight = Annotated[Principal, allow(ORG_OVERSIGHT)]
+
+router = APIRouter()
+
+
+class Status(SQLModel):
+    status: str
+
+
+class Reason(SQLModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class Revoked(SQLModel):
+    revoked_sessions: int
+
+
+class OneTimePassword(SQLModel):
+    one_time_password: str
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+@router.get("/healthz", tags=["health"], dependencies=[Public])
+def healthz() -> Status:
+    """The process is alive."""
+    return Status(status="ok")
+
+
+@router.get(
+    "/readyz",
+    tags=["health"],
+    dependencies=[Public],
+    responses={503: {"description": "database unreachable or migrations not at head"}},
+)
+def readyz(request: Request) -> Status:
+    """The database answers and its schema is at the code's migration head."""
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            current = current_revisions(connection)
+    except sa.exc.SQLAlchemyError as exc:
+        raise ServiceUnavailable("The database is unreachable.") from exc
+    if current != request.app.state.head_revisions:
+        raise ServiceUnavailable("The database schema is not at the latest migration.")
+    return Status(status="ready")
+
+
+# --- login -----------------------------------------------------------------------------------
+
+
+def _me(session: SessionDep, principal: Principal, *, now: datetime) -> Me:
+    organisation = users.get_organisation(session, principal.organisation_id)
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    return Me(
+        user=users.user_public(session, user, now=now) if user else None,
+        organisation=OrganisationPublic.model_validate(organisation),
+        roles=sorted(principal.roles),
+        via=principal.via,
+        session_expires_at=principal.session_expires_at,
+    )
+
+
+@router.post(
+    "/auth/login",
+    tags=["auth"],
+    dependencies=[Public],
+    response_model=Me,
+    responses={401: {"description": "wrong e-mail or password, or account locked"}},
+)
+def login_route(
+    body: LoginRequest,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    request_id: RequestIdDep,
+) -> Me | JSONResponse:
+    """Open a session; the token travels only in an HttpOnly cookie."""
+    now = clock.now()
+    result = login(
+        session, now=now, settings=settings, hasher=hasher, email=body.email,
+        password=body.password, request_id=request_id,
+    )
+    if result.token is None or result.principal is None:
+        # Returned, not raised: the failure count and the audit event must be committed.
+        return JSONResponse(error_body("login_failed", LOGIN_FAILED_MESSAGE), status_code=401)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        max_age=settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=settings.mode is not Mode.DEVELOPMENT,
+        samesite="lax",
+        path="/",
+    )
+    return _me(session, result.principal, now=now)
+
+
+@router.post("/auth/logout", tags=["auth"], status_code=204)
+def logout_route(
+    response: Response, principal: AnyUser, session: SessionDep, clock: ClockDep,
+    request_id: RequestIdDep,
+) -> None:
+    """End this session at once."""
+    logout(session, now=clock.now(), principal=principal, request_id=request_id)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.get("/auth/me", tags=["auth"])
+def me_route(principal: AnyCaller, session: SessionDep, clock: ClockDep) -> Me:
+    """Who the caller is."""
+    return _me(session, principal, now=clock.now())
+
+
+@router.post("/auth/password", tags=["auth"], status_code=204)
+def change_password_route(
+    body: PasswordChange, principal: AnyUser, session: SessionDep, clock: ClockDep,
+    settings: SettingsDep, hasher: HasherDep, request_id: RequestIdDep,
+) -> None:
+    """Choose a new password; every other session of the account ends."""
+    user = session.get(User, principal.user_id)
+    assert user is not None  # a session principal always has its user
+    users.change_own_password(
+        session, now=clock.now(), settings=settings, hasher=hasher, user=user,
+        current_password=body.current_password, new_password=body.new_password,
+        keep_session=principal.session_id, actor=principal.actor(request_id),
+    )
+
+
+# --- organisations ---------------------------------------------------------------------------
+
+
+@router.get("/organisations", tags=["organisations"])
+def list_organisations_route(_: DirectoryReader, session: SessionDep) -> list[OrganisationPublic]:
+    """The network's organisations (names, kinds, countries: no case data)."""
+    return [OrganisationPublic.model_validate(o) for o in users.list_organisations(session)]
+
+
+@router.get("/organisations/{org_id}", tags=["organisations"])
+def get_organisation_route(
+    org_id: uuid.UUID, _: Member, session: SessionDep
+) -> OrganisationPublic:
+    """One's own organisation."""
+    return OrganisationPublic.model_validate(users.get_organisation(session, org_id))
+
+
+@router.patch("/organisations/{org_id}", tags=["organisations"])
+def update_organisation_route(
+    org_id: uuid.UUID, body: OrganisationUpdate, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, request_id: RequestIdDep,
+) -> OrganisationPublic:
+    """Rename an organisation or change its country or time zone."""
+    organisation = users.update_organisation(
+        session, now=clock.now(), organisation=users.get_organisation(session, org_id),
+        data=body, actor=principal.actor(request_id),
+    )
+    return OrganisationPublic.model_validate(organisation)
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+@router.get("/organisations/{org_id}/users", tags=["users"])
+def list_users_route(
+    org_id: uuid.UUID, _: OrgOversight, session: SessionDep, clock: ClockDep
+) -> list[UserPublic]:
+    """The organisation's accounts."""
+    now = clock.now()
+    return [
+        users.user_public(session, u, now=now)
+        for u in users.list_users(session, organisation_id=org_id)
+    ]
+
+
+@router.post("/organisations/{org_id}/users", tags=["users"], status_code=201)
+def create_user_route(
+    org_id: uuid.UUID, body: UserCreate, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, settings: SettingsDep, hasher: HasherDep, request_id: RequestIdDep,
+) -> UserCreated:
+    """Create an account; it must choose its own password at first login."""
+    now = clock.now()
+    user, one_time = users.create_user(
+        session, now=now, settings=settings, hasher=hasher,
+        organisation=users.get_organisation(session, org_id), data=body,
+        actor=principal.actor(request_id),
+    )
+    public = users.user_public(session, user, now=now)
+    return UserCreated(**public.model_dump(), one_time_password=one_time)
+
+
+@router.get("/organisations/{org_id}/users/{user_id}", tags=["users"])
+def get_user_route(
+    org_id: uuid.UUID, user_id: uuid.UUID, _: OrgOversight, session: SessionDep, clock: ClockDep
+) -> UserPublic:
+    """One account."""
+    user = users.get_user(session, organisation_id=org_id, user_id=user_id)
+    return users.user_public(session, user, now=clock.now())
+
+
+@router.patch("/organisations/{org_id}/users/{user_id}", tags=["users"])
+def update_user_route(
+    org_id: uuid.UUID, user_id: uuid.UUID, body: UserUpdate, principal: OrgAdmin,
+    session: SessionDep, clock: ClockDep, request_id: RequestIdDep,
+) -> UserPublic:
+    """Change an account's name, volunteer flag or roles."""
+    now = clock.now()
+    user = users.update_user(
+        session, now=now, organisation=users.get_organisation(session, org_id),
+        user=users.get_user(session, organisation_id=org_id, user_id=user_id), data=body,
+        actor=principal.actor(request_id),
+    )
+    return users.user_public(session, user, now=now)
+
+
+def _set_disabled(
+    org_id: uuid.UUID, user_id: uuid.UUID, body: Reason | None, principal: Principal,
+    session: SessionDep, clock: ClockDep, request_id: str | None, *, disabled: bool,
+) -> UserPublic:
+    now = clock.now()
+    user = users.set_disabled(
+        session, now=now, user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        disabled=disabled, actor=principal.actor(request_id), reason=body.reason if body else None,
+    )
+    return users.user_public(session, user, now=now)
+
+
+@router.post("/organisations/{org_id}/users/{user_id}/disable", tags=["users"])
+def disable_user_route(
+    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+) -> UserPublic:
+    """Disable an account; its sessions end at once."""
+    return _set_disabled(
+        org_id, user_id, body, principal, session, clock, request_id, disabled=True
+    )
+
+
+@router.post("/organisations/{org_id}/users/{user_id}/enable", tags=["users"])
+def enable_user_route(
+    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+) -> UserPublic:
+    """Enable a disabled account."""
+    return _set_disabled(
+        org_id, user_id, body, principal, session, clock, request_id, disabled=False
+    )
+
+
+@router.post("/organisations/{org_id}/users/{user_id}/revoke-sessions", tags=["users"])
+def revoke_sessions_route(
+    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+) -> Revoked:
+    """Log an account out everywhere, at once."""
+    count = users.revoke_user_sessions(
+        session, now=clock.now(),
+        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        actor=principal.actor(request_id), reason=body.reason if body else None,
+    )
+    return Revoked(revoked_sessions=count)
+
+
+@router.post("/organisations/{org_id}/users/{user_id}/reset-password", tags=["users"])
+def reset_password_route(
+    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, hasher: HasherDep, request_id: RequestIdDep,
+) -> OneTimePassword:
+    """Give an account a one-time password, shown once; its sessions end at once."""
+    password = users.reset_password(
+        session, now=clock.now(), hasher=hasher,
+        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        actor=principal.actor(request_id),
+    )
+    return OneTimePassword(one_time_password=password)
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+@router.get("/organisations/{org_id}/tokens", tags=["tokens"])
+def list_tokens_route(
+    org_id: uuid.UUID, _: OrgAdmin, session: SessionDep
+) -> list[ApiTokenPublic]:
+    """The organisation's API tokens (never their secrets)."""
+    return [
+        ApiTokenPublic.model_validate(t) for t in users.list_tokens(session, organisation_id=org_id)
+    ]
+
+
+@router.post("/organisations/{org_id}/tokens", tags=["tokens"], status_code=201)
+def create_token_route(
+    org_id: uuid.UUID, body: ApiTokenCreate, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, request_id: RequestIdDep,
+) -> ApiTokenCreated:
+    """Issue a token for a machine client; the secret is in this answer only."""
+    token, secret = users.create_token(
+        session, now=clock.now(), organisation=users.get_organisation(session, org_id),
+        data=body, created_by=principal.user_id, actor=principal.actor(request_id),
+    )
+    return ApiTokenCreated(**ApiTokenPublic.model_validate(token).model_dump(), token=secret)
+
+
+@router.post("/organisations/{org_id}/tokens/{token_id}/revoke", tags=["tokens"])
+def revoke_token_route(
+    org_id: uuid.UUID, token_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
+    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+) -> ApiTokenPublic:
+    """Revoke a token; it stops working at once."""
+    token = users.revoke_token(
+        session, now=clock.now(), organisation_id=org_id, token_id=token_id,
+        actor=principal.actor(request_id), reason=body.reason if body else None,
+    )
+    return ApiTokenPublic.model_validate(token)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@router.get("/organisations/{org_id}/audit", tags=["audit"])
+def list_audit_route(
+    org_id: uuid.UUID,
+    _: OrgOversight,
+    session: SessionDep,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AuditEventPublic]:
+    """The organisation's audit events, newest first."""
+    query = select(AuditEvent).where(AuditEvent.organisation_id == org_id)
+    if before_id is not None:
+        query = query.where(col(AuditEvent.id) < before_id)
+    rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+    return [AuditEventPublic.model_validate(r) for r in rows]
