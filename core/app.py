@@ -34,13 +34,15 @@ def create_app(
 ) -> FastAPI:
     """Build the application; refuses to build one with a route that declares no policy."""
     settings = settings or get_settings()
+    owns_engine = engine is None
     engine = engine or create_db_engine(settings)
     docs = settings.is_development
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.engine.dispose()
+        if owns_engine:
+            app.state.engine.dispose()
 
     app = FastAPI(
         title="Sigurna",

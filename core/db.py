@@ -66,6 +66,10 @@ def enum_type(enum_cls: type[enum.Enum], name: str) -> sa.Enum:
     )
 
 
+# Execution option for connections that only read: on SQLite they do not queue behind writers.
+READ_ONLY = "sigurna_read_only"
+
+
 def _sqlite_path(url: sa.URL) -> Path | None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -124,7 +128,10 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

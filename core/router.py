@@ -17,7 +17,7 @@ from core.access import ALL_ROLES, Policy, Public, Scope, allow
 from core.audit import AuditEvent, AuditEventPublic
 from core.auth import LOGIN_FAILED_MESSAGE, SESSION_COOKIE, Principal, login, logout
 from core.config import Mode
-from core.db import current_revisions
+from core.db import READ_ONLY, current_revisions
 from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import ServiceUnavailable, error_body
 from core.models import (
@@ -90,7 +90,7 @@ def healthz() -> Status:
 def readyz(request: Request) -> Status:
     """The database answers and its schema is at the code's migration head."""
     try:
-        with request.app.state.engine.connect() as connection:
+        with request.app.state.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
             connection.execute(sa.text("SELECT 1"))
             current = current_revisions(connection)
     except sa.exc.SQLAlchemyError as exc:

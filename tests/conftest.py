@@ -1,0 +1,276 @@
+"""Test fixtures: every database test runs on SQLite and, when a server answers, PostgreSQL.
+
+The schema is built by the real Alembic migrations once per database; each test then runs
+inside a transaction that is rolled back, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from core.app import create_app
+from core.audit import Actor
+from core.auth import SESSION_COOKIE, new_secret, token_digest
+from core.clock import FrozenClock
+from core.config import Mode, Settings
+from core.db import create_db_engine, upgrade
+from core.deps import get_session
+from core.models import (
+    AuthSession,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+    UserRole,
+)
+from core.passwords import make_hasher
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sigurna_test"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# A Monday in winter, 10:00 in Podgorica.
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# One hash reused by fixtures that never log in with a password, to keep the suite fast.
+FIXTURE_PASSWORD = "fixture-password-unguessable-42"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def postgres_url() -> str:
+    return os.environ.get("SIGURNA_TEST_DATABASE_URL") or DEFAULT_PG_URL
+
+
+def _server_answers(url: str) -> bool:
+    parsed = sa.make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2):
+            return True
+    except OSError:
+        return False
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "mode": Mode.TEST,
+        "secret_key": TEST_SECRET,
+        "database_url": database_url,
+        "public_base_url": "https://sigurna.example.org",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+def _recreate_postgres_database(url: str) -> None:
+    """Drop and create the test database, so every run starts from the migrations."""
+    target = sa.make_url(url)
+    admin = create_db_engine(
+        make_settings(target.set(database="postgres").render_as_string(hide_password=False)),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": target.database},
+            )
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}"')
+            connection.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database this test runs on."""
+    name: str = request.param
+    if name == "postgresql" and not _server_answers(postgres_url()):
+        message = f"PostgreSQL does not answer at {sa.make_url(postgres_url()).host}"
+        if in_ci():
+            pytest.fail(f"{message}; under CI=true the PostgreSQL run is mandatory", pytrace=False)
+        pytest.skip(f"{message}; set SIGURNA_TEST_DATABASE_URL to run the PostgreSQL tests")
+    return name
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'sigurna.db'}"
+    url = postgres_url()
+    _recreate_postgres_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = create_db_engine(settings)
+    upgrade(settings, engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        if transaction.is_active:
+            transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, db: Session, clock: FrozenClock) -> FastAPI:
+    app = create_app(settings, engine=engine, clock=clock)
+
+    def test_session() -> Iterator[Session]:
+        # The same commit/rollback contract as core.db.unit_of_work, on the test's savepoint.
+        try:
+            yield db
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+    app.dependency_overrides[get_session] = test_session
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="https://testserver") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def fixture_password_hash(settings: Settings) -> str:
+    return make_hasher(settings).hash(FIXTURE_PASSWORD)
+
+
+@dataclass
+class World:
+    """Builds organisations, accounts and sessions directly in the database."""
+
+    db: Session
+    clock: FrozenClock
+    password_hash: str
+
+    def organisation(
+        self, kind: OrganisationKind = OrganisationKind.NGO, *, name: str | None = None,
+        country: str = "ME", time_zone: str = "Europe/Podgorica",
+    ) -> Organisation:
+        organisation = Organisation(
+            name=name or f"Org {uuid.uuid4().hex[:10]}",
+            kind=kind,
+            country_code=country,
+            time_zone=time_zone,
+            created_at=self.clock.now(),
+        )
+        self.db.add(organisation)
+        self.db.flush()
+        return organisation
+
+    def user(
+        self, organisation: Organisation, *roles: Role, email: str | None = None,
+        display_name: str = "Test Person", must_change_password: bool = False,
+        password_hash: str | None = None,
+    ) -> User:
+        now = self.clock.now()
+        user = User(
+            organisation_id=organisation.id,
+            email=email or f"user-{uuid.uuid4().hex[:10]}@example.org",
+            display_name=display_name,
+            password_hash=password_hash or self.password_hash,
+            must_change_password=must_change_password,
+            created_at=now,
+            password_changed_at=now,
+        )
+        self.db.add(user)
+        self.db.flush()
+        for role in roles:
+            self.db.add(UserRole(user_id=user.id, role=role))
+        self.db.flush()
+        return user
+
+    def login_cookie(self, user: User) -> dict[str, str]:
+        """A valid session for `user`, as the cookie a browser would send."""
+        from datetime import timedelta
+
+        now = self.clock.now()
+        token = new_secret()
+        self.db.add(
+            AuthSession(
+                user_id=user.id,
+                token_hash=token_digest(token),
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(hours=12),
+            )
+        )
+        self.db.flush()
+        return {SESSION_COOKIE: token}
+
+
+@pytest.fixture
+def world(db: Session, clock: FrozenClock, fixture_password_hash: str) -> World:
+    return World(db, clock, fixture_password_hash)
+
+
+@pytest.fixture
+def cli_actor() -> Actor:
+    return Actor.system("test")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked postgresql_only are not generated for SQLite (they are not skips)."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        if item.get_closest_marker("postgresql_only") and on_sqlite:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+SessionFactory = Callable[[], Session]
+
+
+@pytest.fixture
+def tmp_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'scratch.db'}"
