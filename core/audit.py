@@ -22,10 +22,10 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_organisation_id_id", "organisation_id", "id"),)
 
-    id: int | None = Field(
-        default=None,
+    # Numbered by the chain itself (head + 1, under the head's lock): contiguous, no sequence.
+    id: int = Field(
         sa_column=sa.Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False
         ),
     )
     occurred_at: datetime = Field(sa_type=UTCDateTime)
@@ -115,6 +115,7 @@ def record(
     """Append an event to the chain inside the caller's transaction."""
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
     event = AuditEvent(
+        id=(head.last_event_id or 0) + 1,
         occurred_at=now,
         actor_type=actor.type,
         actor_id=actor.id,
@@ -127,9 +128,8 @@ def record(
         prev_hash=head.last_hash,
         hash="",
     )
-    session.add(event)
-    session.flush()  # assigns the id, which the hash covers
     event.hash = _digest(head.last_hash, event.model_dump())
+    session.add(event)
     head.last_event_id = event.id
     head.last_hash = event.hash
     session.add(head)
@@ -151,6 +151,10 @@ def verify(session: Session, *, batch: int = 5000) -> tuple[int, list[ChainProbl
     last_id: int | None = None
     for event in _iterate(session, batch):
         checked += 1
+        if event["id"] != (last_id or 0) + 1:
+            problems.append(
+                ChainProblem(event["id"], f"events {(last_id or 0) + 1}..{event['id'] - 1} are missing")
+            )
         if event["prev_hash"] != prev_hash:
             problems.append(
                 ChainProblem(event["id"], "does not follow the event before it (deleted or reordered)")

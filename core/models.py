@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import holidays
 import sqlalchemy as sa
-from pydantic import EmailStr, field_validator
+from pydantic import AwareDatetime, ConfigDict, EmailStr, field_validator
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, enum_type
@@ -61,6 +61,10 @@ def check_country_code(value: str) -> str:
     return code
 
 
+# Request bodies refuse unknown fields: a misspelt field is an error, not silently ignored.
+STRICT_BODY = ConfigDict(extra="forbid")
+
+
 def check_name(value: str) -> str:
     name = " ".join(value.split())
     if not name:
@@ -87,12 +91,16 @@ class Organisation(OrganisationBase, table=True):
 
 
 class OrganisationCreate(OrganisationBase):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     _name = field_validator("name")(check_name)
     _zone = field_validator("time_zone")(check_time_zone)
     _country = field_validator("country_code", mode="before")(check_country_code)
 
 
 class OrganisationUpdate(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     name: str | None = Field(default=None, min_length=2, max_length=200)
     country_code: str | None = Field(default=None, min_length=2, max_length=2)
     time_zone: str | None = Field(default=None, max_length=64)
@@ -136,6 +144,8 @@ class UserRole(SQLModel, table=True):
 
 
 class UserCreate(UserBase):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     email: EmailStr
     roles: list[Role] = Field(min_length=1, max_length=len(Role))
     password: str | None = Field(
@@ -148,6 +158,8 @@ class UserCreate(UserBase):
 
 
 class UserUpdate(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     display_name: str | None = Field(default=None, min_length=1, max_length=120)
     is_volunteer: bool | None = None
     roles: list[Role] | None = Field(default=None, min_length=1, max_length=len(Role))
@@ -224,6 +236,10 @@ class ApiToken(ApiTokenBase, table=True):
 
 
 class ApiTokenCreate(ApiTokenBase):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
+    expires_at: AwareDatetime | None = None
+
     _name = field_validator("name")(check_name)
 
 
@@ -244,11 +260,15 @@ class ApiTokenCreated(ApiTokenPublic):
 
 
 class LoginRequest(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=256)
 
 
 class PasswordChange(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=1, max_length=256)
 

@@ -37,7 +37,16 @@ def common_passwords() -> frozenset[str]:
     )
 
 
-_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "qwertzuiop", "1234567890", "0987654321")
+# Keyboard walks, row by row and across rows (QWERTY and the QWERTZ of the Western Balkans).
+_KEYBOARD_ROWS = (
+    "qwertyuiopasdfghjklzxcvbnm",
+    "qwertzuiopasdfghjklyxcvbnm",
+    "1234567890qwertyuiop",
+    "1234567890qwertzuiop",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "0987654321",
+    "mnbvcxzlkjhgfdsapoiuytrewq",
+)
 _PADDING = re.compile(r"^(?P<core>.*?)[\d\W_]*$")
 
 
@@ -48,7 +57,7 @@ def _is_sequence(text: str) -> bool:
     steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
     if steps <= {1} or steps <= {-1}:
         return True
-    return any(text in row * 3 for row in _KEYBOARD_ROWS)
+    return any(text in row * 2 for row in _KEYBOARD_ROWS)
 
 
 def password_problem(password: str, *, min_length: int, personal: tuple[str, ...] = ()) -> str | None:

@@ -21,6 +21,7 @@ from core.db import READ_ONLY, current_revisions
 from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import ServiceUnavailable, error_body
 from core.models import (
+    STRICT_BODY,
     ApiTokenCreate,
     ApiTokenCreated,
     ApiTokenPublic,
@@ -61,6 +62,8 @@ class Status(SQLModel):
 
 
 class Reason(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
     reason: str | None = Field(default=None, max_length=500)
 
 

@@ -74,26 +74,38 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings.model_validate(values)
 
 
-def _recreate_postgres_database(url: str) -> None:
-    """Drop and create the test database, so every run starts from the migrations."""
-    target = sa.make_url(url)
-    admin = create_db_engine(
-        make_settings(target.set(database="postgres").render_as_string(hide_password=False)),
-        isolation_level="AUTOCOMMIT",
-    )
+def _admin_engine(url: str) -> Engine:
+    server = sa.make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    return create_db_engine(make_settings(server), isolation_level="AUTOCOMMIT")
+
+
+def recreate_postgres_database(url: str) -> None:
+    """Drop and create a database, so that a run starts from the migrations."""
+    name = sa.make_url(url).database
+    admin = _admin_engine(url)
     try:
         with admin.connect() as connection:
-            connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": target.database},
-            )
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}"')
-            connection.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     finally:
         admin.dispose()
+
+
+def drop_postgres_database(url: str) -> None:
+    name = sa.make_url(url).database
+    admin = _admin_engine(url)
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def private_postgres_url(suffix: str = "") -> str:
+    """The configured server, with a database of this test process's own."""
+    url = sa.make_url(postgres_url())
+    name = f"{url.database or 'sigurna_test'}_{os.getpid()}{suffix}"
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -109,12 +121,15 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'sigurna.db'}"
-    url = postgres_url()
-    _recreate_postgres_database(url)
-    return url
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'sigurna.db'}"
+        return
+    # A database of this run's own: parallel runs on one server never meet.
+    url = private_postgres_url()
+    recreate_postgres_database(url)
+    yield url
+    drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -155,12 +170,14 @@ def app(settings: Settings, engine: Engine, db: Session, clock: FrozenClock) -> 
     app = create_app(settings, engine=engine, clock=clock)
 
     def test_session() -> Iterator[Session]:
-        # The same commit/rollback contract as core.db.unit_of_work, on the test's savepoint.
+        # The contract of core.db.unit_of_work, on a savepoint of the test's transaction: a
+        # request that fails undoes its own writes and nothing the test set up before it.
+        request_transaction = db.begin_nested()
         try:
             yield db
-            db.commit()
+            request_transaction.commit()
         except BaseException:
-            db.rollback()
+            request_transaction.rollback()
             raise
 
     app.dependency_overrides[get_session] = test_session
@@ -274,3 +291,11 @@ SessionFactory = Callable[[], Session]
 @pytest.fixture
 def tmp_sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'scratch.db'}"
+
+
+def act_as(client: TestClient, cookies: dict[str, str] | None) -> TestClient:
+    """Make the client send exactly these cookies from now on (None: anonymous)."""
+    client.cookies.clear()
+    if cookies:
+        client.cookies.update(cookies)
+    return client

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
+            autoincrement=False,
             nullable=False,
         ),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
