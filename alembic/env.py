@@ -2,9 +2,9 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
+from alembic import context
 from core.config import get_settings
 from core.db import create_db_engine
 from core.domains import import_models

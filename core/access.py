@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -106,11 +106,13 @@ def require(policy: Policy) -> Callable[..., Principal]:
             raise Forbidden("API tokens cannot use this route.")
         if principal.must_change_password and not policy.while_password_change_pending:
             raise Forbidden("Choose a new password first (POST /auth/password).")
-        if policy.scope is Scope.ORGANISATION:
-            # Another organisation's data is answered as absent, never as forbidden, so that
-            # its existence is not confirmed.
-            if policy.organisation_of(request, session) != principal.organisation_id:
-                raise NotFound("Not found.")
+        # Another organisation's data is answered as absent, never as forbidden, so that its
+        # existence is not confirmed.
+        if (
+            policy.scope is Scope.ORGANISATION
+            and policy.organisation_of(request, session) != principal.organisation_id
+        ):
+            raise NotFound("Not found.")
         if not policy.roles & principal.roles:
             raise Forbidden("Your role does not allow this action.")
         return principal

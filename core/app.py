@@ -66,7 +66,9 @@ def create_app(
         app.include_router(router)
     problems = undeclared_routes(app)
     if problems:
-        raise UndeclaredRouteError("routes without exactly one access policy: " + "; ".join(problems))
+        raise UndeclaredRouteError(
+            "routes without exactly one access policy: " + "; ".join(problems)
+        )
     return app
 
 

@@ -25,7 +25,9 @@ class AuditEvent(SQLModel, table=True):
     # Numbered by the chain itself (head + 1, under the head's lock): contiguous, no sequence.
     id: int = Field(
         sa_column=sa.Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=False,
         ),
     )
     occurred_at: datetime = Field(sa_type=UTCDateTime)
@@ -92,7 +94,7 @@ _HASHED_FIELDS = (
 )
 
 
-def _digest(prev_hash: str, fields: Mapping[str, Any]) -> str:
+def _digest(prev_hash: str, fields: Mapping[Any, Any]) -> str:
     payload = {name: fields[name] for name in _HASHED_FIELDS}
     payload["occurred_at"] = payload["occurred_at"].isoformat(timespec="microseconds")
     if payload["organisation_id"] is not None:
@@ -153,11 +155,15 @@ def verify(session: Session, *, batch: int = 5000) -> tuple[int, list[ChainProbl
         checked += 1
         if event["id"] != (last_id or 0) + 1:
             problems.append(
-                ChainProblem(event["id"], f"events {(last_id or 0) + 1}..{event['id'] - 1} are missing")
+                ChainProblem(
+                    event["id"], f"events {(last_id or 0) + 1}..{event['id'] - 1} are missing"
+                )
             )
         if event["prev_hash"] != prev_hash:
             problems.append(
-                ChainProblem(event["id"], "does not follow the event before it (deleted or reordered)")
+                ChainProblem(
+                    event["id"], "does not follow the event before it (deleted or reordered)"
+                )
             )
         if _digest(event["prev_hash"], event) != event["hash"]:
             problems.append(ChainProblem(event["id"], "content does not match its hash (edited)"))
@@ -168,14 +174,16 @@ def verify(session: Session, *, batch: int = 5000) -> tuple[int, list[ChainProbl
         problems.append(ChainProblem(None, "the chain head is missing"))
     elif head.last_event_id != last_id or head.last_hash != prev_hash:
         problems.append(
-            ChainProblem(head.last_event_id, "the chain head does not match the last event (tail deleted)")
+            ChainProblem(
+                head.last_event_id, "the chain head does not match the last event (tail deleted)"
+            )
         )
     return checked, problems
 
 
-def _iterate(session: Session, batch: int) -> Iterator[Mapping[str, Any]]:
+def _iterate(session: Session, batch: int) -> Iterator[sa.RowMapping]:
     # Plain rows, not entities: the identity map would otherwise hold the whole log.
-    table = AuditEvent.__table__
+    table = SQLModel.metadata.tables[AuditEvent.__tablename__]
     after = 0
     while True:
         rows = (

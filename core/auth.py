@@ -27,7 +27,7 @@ from core.models import (
 )
 
 SESSION_COOKIE = "sigurna_session"
-TOKEN_PREFIX = "sgn_"
+TOKEN_PREFIX = "sgn_"  # noqa: S105 (a marker, not a secret)
 LOGIN_FAILED_MESSAGE = (
     "Login failed: the e-mail address or password is wrong, or the account is temporarily "
     "locked after too many attempts. Try again, or ask your administrator."
@@ -113,8 +113,13 @@ def login(
     if user.locked_until is not None and user.locked_until > now:
         hasher.verify(password, _dummy_hash(hasher))
         audit.record(
-            session, now=now, actor=actor, action="auth.login_failed",
-            subject_type="user", subject_id=user.id, reason="account locked",
+            session,
+            now=now,
+            actor=actor,
+            action="auth.login_failed",
+            subject_type="user",
+            subject_id=user.id,
+            reason="account locked",
         )
         return LoginResult()
 
@@ -124,8 +129,13 @@ def login(
         if not valid:
             _count_failure(session, user=user, now=now, settings=settings, actor=actor)
         audit.record(
-            session, now=now, actor=actor, action="auth.login_failed",
-            subject_type="user", subject_id=user.id, reason=reason,
+            session,
+            now=now,
+            actor=actor,
+            action="auth.login_failed",
+            subject_type="user",
+            subject_id=user.id,
+            reason=reason,
         )
         return LoginResult()
 
@@ -154,7 +164,8 @@ def login(
         reason="password rehashed" if new_hash is not None else None,
     )
     organisation = session.get(Organisation, user.organisation_id)
-    assert organisation is not None  # foreign key
+    if organisation is None:  # the foreign key forbids it
+        raise LookupError("account without organisation")
     principal = Principal(
         via="session",
         organisation_id=user.organisation_id,
@@ -191,8 +202,12 @@ def _count_failure(
         session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
         session.add(user)
         audit.record(
-            session, now=now, actor=actor, action="auth.account_locked",
-            subject_type="user", subject_id=user.id,
+            session,
+            now=now,
+            actor=actor,
+            action="auth.account_locked",
+            subject_type="user",
+            subject_id=user.id,
             reason=f"{recent} failed logins within {settings.login_failure_window_minutes} minutes",
         )
 
@@ -207,7 +222,9 @@ def _dummy_hash(hasher: PasswordHash) -> str:
     return _DUMMY_HASHES[key]
 
 
-def logout(session: Session, *, now: datetime, principal: Principal, request_id: str | None) -> None:
+def logout(
+    session: Session, *, now: datetime, principal: Principal, request_id: str | None
+) -> None:
     """End the caller's session at once."""
     if principal.session_id is None:
         return
@@ -217,8 +234,12 @@ def logout(session: Session, *, now: datetime, principal: Principal, request_id:
         auth_session.revoked_reason = "logout"
         session.add(auth_session)
     audit.record(
-        session, now=now, actor=principal.actor(request_id), action="auth.logout",
-        subject_type="auth_session", subject_id=principal.session_id,
+        session,
+        now=now,
+        actor=principal.actor(request_id),
+        action="auth.logout",
+        subject_type="auth_session",
+        subject_id=principal.session_id,
     )
 
 

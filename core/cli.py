@@ -6,7 +6,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from sqlmodel import Session, select
@@ -33,7 +33,9 @@ from core.models import (
 )
 from core.passwords import make_hasher
 
-app = typer.Typer(help="Sigurna: crisis-hotline and emergency-accommodation dispatch.", no_args_is_help=True)
+app = typer.Typer(
+    help="Sigurna: crisis-hotline and emergency-accommodation dispatch.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
@@ -41,8 +43,12 @@ user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for machine clients.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 for sub, name in (
-    (db_app, "db"), (demo_app, "demo"), (org_app, "org"), (user_app, "user"),
-    (token_app, "token"), (audit_app, "audit"),
+    (db_app, "db"),
+    (demo_app, "demo"),
+    (org_app, "org"),
+    (user_app, "user"),
+    (token_app, "token"),
+    (audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
 
@@ -53,7 +59,7 @@ def _out(text: str) -> None:
     typer.echo(text)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -63,7 +69,6 @@ def _settings() -> Settings:
         return get_settings()
     except ConfigurationError as exc:
         _fail(str(exc))
-        raise  # unreachable: _fail exits
 
 
 @contextmanager
@@ -86,7 +91,6 @@ def _organisation(session: Session, ref: str) -> Organisation:
         found = session.exec(select(Organisation).where(Organisation.name == ref)).first()
     if found is None:
         _fail(f"no organisation with that id or name: {ref!r}")
-    assert found is not None
     return found
 
 
@@ -166,7 +170,6 @@ def org_create(
         data = OrganisationCreate(name=name, kind=kind, country_code=country, time_zone=time_zone)
     except ValueError as exc:
         _fail(str(exc).splitlines()[-1].strip())
-        return
     with _work() as (_, session):
         organisation = users.create_organisation(
             session, now=SystemClock().now(), data=data, actor=CLI_ACTOR
@@ -187,11 +190,15 @@ def user_create(
         data = UserCreate(email=email, display_name=name, roles=role, is_volunteer=volunteer)
     except ValueError as exc:
         _fail(str(exc).splitlines()[-1].strip())
-        return
     with _work() as (settings, session):
         user, password = users.create_user(
-            session, now=SystemClock().now(), settings=settings, hasher=make_hasher(settings),
-            organisation=_organisation(session, org), data=data, actor=CLI_ACTOR,
+            session,
+            now=SystemClock().now(),
+            settings=settings,
+            hasher=make_hasher(settings),
+            organisation=_organisation(session, org),
+            data=data,
+            actor=CLI_ACTOR,
         )
         _out(f"user {user.id}")
         _out(f"one-time password (shown once): {password}")
@@ -207,9 +214,12 @@ def user_disable(
         user = session.exec(select(User).where(User.email == email.strip().lower())).first()
         if user is None:
             _fail("no account with that e-mail address")
-            return
         users.set_disabled(
-            session, now=SystemClock().now(), user=user, disabled=True, actor=CLI_ACTOR,
+            session,
+            now=SystemClock().now(),
+            user=user,
+            disabled=True,
+            actor=CLI_ACTOR,
             reason=reason,
         )
         _out(f"user {user.id} disabled")
@@ -226,11 +236,14 @@ def token_create(
         data = ApiTokenCreate(name=name, role=role)
     except ValueError as exc:
         _fail(str(exc).splitlines()[-1].strip())
-        return
     with _work() as (_, session):
         token, secret = users.create_token(
-            session, now=SystemClock().now(), organisation=_organisation(session, org),
-            data=data, created_by=None, actor=CLI_ACTOR,
+            session,
+            now=SystemClock().now(),
+            organisation=_organisation(session, org),
+            data=data,
+            created_by=None,
+            actor=CLI_ACTOR,
         )
         _out(f"token {token.id}")
         _out(f"secret (shown once): {secret}")
@@ -243,10 +256,13 @@ def token_revoke(token_id: uuid.UUID, reason: Annotated[str | None, typer.Option
         token = session.get(ApiToken, token_id)
         if token is None:
             _fail("no such token")
-            return
         users.revoke_token(
-            session, now=SystemClock().now(), organisation_id=token.organisation_id,
-            token_id=token.id, actor=CLI_ACTOR, reason=reason,
+            session,
+            now=SystemClock().now(),
+            organisation_id=token.organisation_id,
+            token_id=token.id,
+            actor=CLI_ACTOR,
+            reason=reason,
         )
         _out(f"token {token.id} revoked")
 

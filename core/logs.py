@@ -65,7 +65,9 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{key}={record.__dict__[key]}" for key in sorted(ALLOWED_EXTRA) if key in record.__dict__
+            f"{key}={record.__dict__[key]}"
+            for key in sorted(ALLOWED_EXTRA)
+            if key in record.__dict__
         )
         request_id = request_id_var.get()
         rid = f" [{request_id[:8]}]" if request_id else ""
@@ -102,7 +104,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _INCOMING_ID.match(incoming) else secrets.token_hex(12)
+        request_id = (
+            incoming if incoming and _INCOMING_ID.match(incoming) else secrets.token_hex(12)
+        )
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

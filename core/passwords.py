@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from functools import lru_cache
@@ -54,13 +55,15 @@ def _is_sequence(text: str) -> bool:
     """All one character, or a run along the alphabet or a keyboard row."""
     if len(set(text)) <= 2:
         return True
-    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
     if steps <= {1} or steps <= {-1}:
         return True
     return any(text in row * 2 for row in _KEYBOARD_ROWS)
 
 
-def password_problem(password: str, *, min_length: int, personal: tuple[str, ...] = ()) -> str | None:
+def password_problem(
+    password: str, *, min_length: int, personal: tuple[str, ...] = ()
+) -> str | None:
     """Why a new password is refused, or None when it is acceptable."""
     if len(password) < min_length:
         return f"the password must be at least {min_length} characters long"

@@ -19,7 +19,7 @@ from core.auth import LOGIN_FAILED_MESSAGE, SESSION_COOKIE, Principal, login, lo
 from core.config import Mode
 from core.db import READ_ONLY, current_revisions
 from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
-from core.errors import ServiceUnavailable, error_body
+from core.errors import ServiceUnavailable, Unauthenticated, error_body
 from core.models import (
     STRICT_BODY,
     ApiTokenCreate,
@@ -93,7 +93,9 @@ def healthz() -> Status:
 def readyz(request: Request) -> Status:
     """The database answers and its schema is at the code's migration head."""
     try:
-        with request.app.state.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        with request.app.state.engine.connect().execution_options(
+            **{READ_ONLY: True}
+        ) as connection:
             connection.execute(sa.text("SELECT 1"))
             current = current_revisions(connection)
     except sa.exc.SQLAlchemyError as exc:
@@ -137,8 +139,13 @@ def login_route(
     """Open a session; the token travels only in an HttpOnly cookie."""
     now = clock.now()
     result = login(
-        session, now=now, settings=settings, hasher=hasher, email=body.email,
-        password=body.password, request_id=request_id,
+        session,
+        now=now,
+        settings=settings,
+        hasher=hasher,
+        email=body.email,
+        password=body.password,
+        request_id=request_id,
     )
     if result.token is None or result.principal is None:
         # Returned, not raised: the failure count and the audit event must be committed.
@@ -157,7 +164,10 @@ def login_route(
 
 @router.post("/auth/logout", tags=["auth"], status_code=204)
 def logout_route(
-    response: Response, principal: AnyUser, session: SessionDep, clock: ClockDep,
+    response: Response,
+    principal: AnyUser,
+    session: SessionDep,
+    clock: ClockDep,
     request_id: RequestIdDep,
 ) -> None:
     """End this session at once."""
@@ -173,16 +183,28 @@ def me_route(principal: AnyCaller, session: SessionDep, clock: ClockDep) -> Me:
 
 @router.post("/auth/password", tags=["auth"], status_code=204)
 def change_password_route(
-    body: PasswordChange, principal: AnyUser, session: SessionDep, clock: ClockDep,
-    settings: SettingsDep, hasher: HasherDep, request_id: RequestIdDep,
+    body: PasswordChange,
+    principal: AnyUser,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    request_id: RequestIdDep,
 ) -> None:
     """Choose a new password; every other session of the account ends."""
     user = session.get(User, principal.user_id)
-    assert user is not None  # a session principal always has its user
+    if user is None:  # a session principal always has its user
+        raise Unauthenticated("Your session has ended; please log in again.")
     users.change_own_password(
-        session, now=clock.now(), settings=settings, hasher=hasher, user=user,
-        current_password=body.current_password, new_password=body.new_password,
-        keep_session=principal.session_id, actor=principal.actor(request_id),
+        session,
+        now=clock.now(),
+        settings=settings,
+        hasher=hasher,
+        user=user,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session=principal.session_id,
+        actor=principal.actor(request_id),
     )
 
 
@@ -196,22 +218,27 @@ def list_organisations_route(_: DirectoryReader, session: SessionDep) -> list[Or
 
 
 @router.get("/organisations/{org_id}", tags=["organisations"])
-def get_organisation_route(
-    org_id: uuid.UUID, _: Member, session: SessionDep
-) -> OrganisationPublic:
+def get_organisation_route(org_id: uuid.UUID, _: Member, session: SessionDep) -> OrganisationPublic:
     """One's own organisation."""
     return OrganisationPublic.model_validate(users.get_organisation(session, org_id))
 
 
 @router.patch("/organisations/{org_id}", tags=["organisations"])
 def update_organisation_route(
-    org_id: uuid.UUID, body: OrganisationUpdate, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, request_id: RequestIdDep,
+    org_id: uuid.UUID,
+    body: OrganisationUpdate,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
 ) -> OrganisationPublic:
     """Rename an organisation or change its country or time zone."""
     organisation = users.update_organisation(
-        session, now=clock.now(), organisation=users.get_organisation(session, org_id),
-        data=body, actor=principal.actor(request_id),
+        session,
+        now=clock.now(),
+        organisation=users.get_organisation(session, org_id),
+        data=body,
+        actor=principal.actor(request_id),
     )
     return OrganisationPublic.model_validate(organisation)
 
@@ -233,14 +260,24 @@ def list_users_route(
 
 @router.post("/organisations/{org_id}/users", tags=["users"], status_code=201)
 def create_user_route(
-    org_id: uuid.UUID, body: UserCreate, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep, hasher: HasherDep, request_id: RequestIdDep,
+    org_id: uuid.UUID,
+    body: UserCreate,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    request_id: RequestIdDep,
 ) -> UserCreated:
     """Create an account; it must choose its own password at first login."""
     now = clock.now()
     user, one_time = users.create_user(
-        session, now=now, settings=settings, hasher=hasher,
-        organisation=users.get_organisation(session, org_id), data=body,
+        session,
+        now=now,
+        settings=settings,
+        hasher=hasher,
+        organisation=users.get_organisation(session, org_id),
+        data=body,
         actor=principal.actor(request_id),
     )
     public = users.user_public(session, user, now=now)
@@ -258,35 +295,59 @@ def get_user_route(
 
 @router.patch("/organisations/{org_id}/users/{user_id}", tags=["users"])
 def update_user_route(
-    org_id: uuid.UUID, user_id: uuid.UUID, body: UserUpdate, principal: OrgAdmin,
-    session: SessionDep, clock: ClockDep, request_id: RequestIdDep,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
 ) -> UserPublic:
     """Change an account's name, volunteer flag or roles."""
     now = clock.now()
     user = users.update_user(
-        session, now=now, organisation=users.get_organisation(session, org_id),
-        user=users.get_user(session, organisation_id=org_id, user_id=user_id), data=body,
+        session,
+        now=now,
+        organisation=users.get_organisation(session, org_id),
+        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        data=body,
         actor=principal.actor(request_id),
     )
     return users.user_public(session, user, now=now)
 
 
 def _set_disabled(
-    org_id: uuid.UUID, user_id: uuid.UUID, body: Reason | None, principal: Principal,
-    session: SessionDep, clock: ClockDep, request_id: str | None, *, disabled: bool,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: Reason | None,
+    principal: Principal,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: str | None,
+    *,
+    disabled: bool,
 ) -> UserPublic:
     now = clock.now()
     user = users.set_disabled(
-        session, now=now, user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        disabled=disabled, actor=principal.actor(request_id), reason=body.reason if body else None,
+        session,
+        now=now,
+        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        disabled=disabled,
+        actor=principal.actor(request_id),
+        reason=body.reason if body else None,
     )
     return users.user_public(session, user, now=now)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/disable", tags=["users"])
 def disable_user_route(
-    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
+    body: Reason | None = None,
 ) -> UserPublic:
     """Disable an account; its sessions end at once."""
     return _set_disabled(
@@ -296,8 +357,13 @@ def disable_user_route(
 
 @router.post("/organisations/{org_id}/users/{user_id}/enable", tags=["users"])
 def enable_user_route(
-    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
+    body: Reason | None = None,
 ) -> UserPublic:
     """Enable a disabled account."""
     return _set_disabled(
@@ -307,26 +373,40 @@ def enable_user_route(
 
 @router.post("/organisations/{org_id}/users/{user_id}/revoke-sessions", tags=["users"])
 def revoke_sessions_route(
-    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
+    body: Reason | None = None,
 ) -> Revoked:
     """Log an account out everywhere, at once."""
     count = users.revoke_user_sessions(
-        session, now=clock.now(),
+        session,
+        now=clock.now(),
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(request_id), reason=body.reason if body else None,
+        actor=principal.actor(request_id),
+        reason=body.reason if body else None,
     )
     return Revoked(revoked_sessions=count)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/reset-password", tags=["users"])
 def reset_password_route(
-    org_id: uuid.UUID, user_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, hasher: HasherDep, request_id: RequestIdDep,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    hasher: HasherDep,
+    request_id: RequestIdDep,
 ) -> OneTimePassword:
     """Give an account a one-time password, shown once; its sessions end at once."""
     password = users.reset_password(
-        session, now=clock.now(), hasher=hasher,
+        session,
+        now=clock.now(),
+        hasher=hasher,
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
         actor=principal.actor(request_id),
     )
@@ -337,9 +417,7 @@ def reset_password_route(
 
 
 @router.get("/organisations/{org_id}/tokens", tags=["tokens"])
-def list_tokens_route(
-    org_id: uuid.UUID, _: OrgAdmin, session: SessionDep
-) -> list[ApiTokenPublic]:
+def list_tokens_route(org_id: uuid.UUID, _: OrgAdmin, session: SessionDep) -> list[ApiTokenPublic]:
     """The organisation's API tokens (never their secrets)."""
     return [
         ApiTokenPublic.model_validate(t) for t in users.list_tokens(session, organisation_id=org_id)
@@ -348,26 +426,43 @@ def list_tokens_route(
 
 @router.post("/organisations/{org_id}/tokens", tags=["tokens"], status_code=201)
 def create_token_route(
-    org_id: uuid.UUID, body: ApiTokenCreate, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, request_id: RequestIdDep,
+    org_id: uuid.UUID,
+    body: ApiTokenCreate,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
 ) -> ApiTokenCreated:
     """Issue a token for a machine client; the secret is in this answer only."""
     token, secret = users.create_token(
-        session, now=clock.now(), organisation=users.get_organisation(session, org_id),
-        data=body, created_by=principal.user_id, actor=principal.actor(request_id),
+        session,
+        now=clock.now(),
+        organisation=users.get_organisation(session, org_id),
+        data=body,
+        created_by=principal.user_id,
+        actor=principal.actor(request_id),
     )
     return ApiTokenCreated(**ApiTokenPublic.model_validate(token).model_dump(), token=secret)
 
 
 @router.post("/organisations/{org_id}/tokens/{token_id}/revoke", tags=["tokens"])
 def revoke_token_route(
-    org_id: uuid.UUID, token_id: uuid.UUID, principal: OrgAdmin, session: SessionDep,
-    clock: ClockDep, request_id: RequestIdDep, body: Reason | None = None,
+    org_id: uuid.UUID,
+    token_id: uuid.UUID,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    request_id: RequestIdDep,
+    body: Reason | None = None,
 ) -> ApiTokenPublic:
     """Revoke a token; it stops working at once."""
     token = users.revoke_token(
-        session, now=clock.now(), organisation_id=org_id, token_id=token_id,
-        actor=principal.actor(request_id), reason=body.reason if body else None,
+        session,
+        now=clock.now(),
+        organisation_id=org_id,
+        token_id=token_id,
+        actor=principal.actor(request_id),
+        reason=body.reason if body else None,
     )
     return ApiTokenPublic.model_validate(token)
 

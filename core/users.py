@@ -50,8 +50,13 @@ def create_organisation(
     session.add(organisation)
     session.flush()
     audit.record(
-        session, now=now, actor=actor, action="organisation.created",
-        subject_type="organisation", subject_id=organisation.id, organisation_id=organisation.id,
+        session,
+        now=now,
+        actor=actor,
+        action="organisation.created",
+        subject_type="organisation",
+        subject_id=organisation.id,
+        organisation_id=organisation.id,
     )
     return organisation
 
@@ -68,7 +73,11 @@ def list_organisations(session: Session) -> list[Organisation]:
 
 
 def update_organisation(
-    session: Session, *, now: datetime, organisation: Organisation, data: OrganisationUpdate,
+    session: Session,
+    *,
+    now: datetime,
+    organisation: Organisation,
+    data: OrganisationUpdate,
     actor: Actor,
 ) -> Organisation:
     """Change an organisation's name, country or time zone."""
@@ -83,8 +92,12 @@ def update_organisation(
     organisation.sqlmodel_update(changes)
     session.add(organisation)
     audit.record(
-        session, now=now, actor=actor, action="organisation.updated",
-        subject_type="organisation", subject_id=organisation.id,
+        session,
+        now=now,
+        actor=actor,
+        action="organisation.updated",
+        subject_type="organisation",
+        subject_id=organisation.id,
         reason="changed: " + ", ".join(sorted(changes)),
     )
     return organisation
@@ -183,15 +196,25 @@ def create_user(
         session.add(UserRole(user_id=user.id, role=role))
     session.flush()
     audit.record(
-        session, now=now, actor=actor, action="user.created", subject_type="user",
-        subject_id=user.id, organisation_id=organisation.id,
+        session,
+        now=now,
+        actor=actor,
+        action="user.created",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=organisation.id,
         reason="roles: " + ", ".join(sorted(roles)),
     )
     return user, generated
 
 
 def update_user(
-    session: Session, *, now: datetime, organisation: Organisation, user: User, data: UserUpdate,
+    session: Session,
+    *,
+    now: datetime,
+    organisation: Organisation,
+    user: User,
+    data: UserUpdate,
     actor: Actor,
 ) -> User:
     """Change a user's name, volunteer flag or roles; role changes apply to the next request."""
@@ -214,14 +237,25 @@ def update_user(
     session.flush()
     fields = sorted([*changes, *(["roles"] if roles is not None else [])])
     audit.record(
-        session, now=now, actor=actor, action="user.updated", subject_type="user",
-        subject_id=user.id, organisation_id=organisation.id, reason="changed: " + ", ".join(fields),
+        session,
+        now=now,
+        actor=actor,
+        action="user.updated",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=organisation.id,
+        reason="changed: " + ", ".join(fields),
     )
     return user
 
 
 def set_disabled(
-    session: Session, *, now: datetime, user: User, disabled: bool, actor: Actor,
+    session: Session,
+    *,
+    now: datetime,
+    user: User,
+    disabled: bool,
+    actor: Actor,
     reason: str | None,
 ) -> User:
     """Disable (and log out everywhere at once) or re-enable an account."""
@@ -236,8 +270,13 @@ def set_disabled(
         user.disabled_at = None
     session.add(user)
     audit.record(
-        session, now=now, actor=actor, action="user.disabled" if disabled else "user.enabled",
-        subject_type="user", subject_id=user.id, organisation_id=user.organisation_id,
+        session,
+        now=now,
+        actor=actor,
+        action="user.disabled" if disabled else "user.enabled",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=user.organisation_id,
         reason=reason,
     )
     return user
@@ -249,8 +288,14 @@ def revoke_user_sessions(
     """Log a user out everywhere at once."""
     count = revoke_sessions(session, now=now, user_id=user.id, reason="revoked by admin")
     audit.record(
-        session, now=now, actor=actor, action="user.sessions_revoked", subject_type="user",
-        subject_id=user.id, organisation_id=user.organisation_id, reason=reason,
+        session,
+        now=now,
+        actor=actor,
+        action="user.sessions_revoked",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=user.organisation_id,
+        reason=reason,
     )
     return count
 
@@ -267,8 +312,13 @@ def reset_password(
     session.add(user)
     revoke_sessions(session, now=now, user_id=user.id, reason="password reset")
     audit.record(
-        session, now=now, actor=actor, action="user.password_reset", subject_type="user",
-        subject_id=user.id, organisation_id=user.organisation_id,
+        session,
+        now=now,
+        actor=actor,
+        action="user.password_reset",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=user.organisation_id,
     )
     return password
 
@@ -297,8 +347,13 @@ def change_own_password(
     session.add(user)
     revoke_sessions(session, now=now, user_id=user.id, reason="password changed", keep=keep_session)
     audit.record(
-        session, now=now, actor=actor, action="user.password_changed", subject_type="user",
-        subject_id=user.id, organisation_id=user.organisation_id,
+        session,
+        now=now,
+        actor=actor,
+        action="user.password_changed",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=user.organisation_id,
     )
 
 
@@ -306,8 +361,13 @@ def change_own_password(
 
 
 def create_token(
-    session: Session, *, now: datetime, organisation: Organisation, data: ApiTokenCreate,
-    created_by: uuid.UUID | None, actor: Actor,
+    session: Session,
+    *,
+    now: datetime,
+    organisation: Organisation,
+    data: ApiTokenCreate,
+    created_by: uuid.UUID | None,
+    actor: Actor,
 ) -> tuple[ApiToken, str]:
     """Issue a token for a machine client; the secret is returned here and never again."""
     role = Role(data.role)
@@ -330,8 +390,14 @@ def create_token(
     session.add(token)
     session.flush()
     audit.record(
-        session, now=now, actor=actor, action="api_token.created", subject_type="api_token",
-        subject_id=token.id, organisation_id=organisation.id, reason=f"role: {role}",
+        session,
+        now=now,
+        actor=actor,
+        action="api_token.created",
+        subject_type="api_token",
+        subject_id=token.id,
+        organisation_id=organisation.id,
+        reason=f"role: {role}",
     )
     return token, secret
 
@@ -347,8 +413,13 @@ def list_tokens(session: Session, *, organisation_id: uuid.UUID) -> list[ApiToke
 
 
 def revoke_token(
-    session: Session, *, now: datetime, organisation_id: uuid.UUID, token_id: uuid.UUID,
-    actor: Actor, reason: str | None,
+    session: Session,
+    *,
+    now: datetime,
+    organisation_id: uuid.UUID,
+    token_id: uuid.UUID,
+    actor: Actor,
+    reason: str | None,
 ) -> ApiToken:
     """Revoke a token at once; revoking twice changes nothing."""
     token = session.get(ApiToken, token_id)
@@ -358,7 +429,13 @@ def revoke_token(
         token.revoked_at = now
         session.add(token)
         audit.record(
-            session, now=now, actor=actor, action="api_token.revoked", subject_type="api_token",
-            subject_id=token.id, organisation_id=organisation_id, reason=reason,
+            session,
+            now=now,
+            actor=actor,
+            action="api_token.revoked",
+            subject_type="api_token",
+            subject_id=token.id,
+            organisation_id=organisation_id,
+            reason=reason,
         )
     return token

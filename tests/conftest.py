@@ -150,7 +150,9 @@ def db(engine: Engine) -> Iterator[Session]:
     """A session inside a transaction that is rolled back after the test."""
     connection = engine.connect()
     transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield session
     finally:
@@ -204,8 +206,12 @@ class World:
     password_hash: str
 
     def organisation(
-        self, kind: OrganisationKind = OrganisationKind.NGO, *, name: str | None = None,
-        country: str = "ME", time_zone: str = "Europe/Podgorica",
+        self,
+        kind: OrganisationKind = OrganisationKind.NGO,
+        *,
+        name: str | None = None,
+        country: str = "ME",
+        time_zone: str = "Europe/Podgorica",
     ) -> Organisation:
         organisation = Organisation(
             name=name or f"Org {uuid.uuid4().hex[:10]}",
@@ -219,8 +225,12 @@ class World:
         return organisation
 
     def user(
-        self, organisation: Organisation, *roles: Role, email: str | None = None,
-        display_name: str = "Test Person", must_change_password: bool = False,
+        self,
+        organisation: Organisation,
+        *roles: Role,
+        email: str | None = None,
+        display_name: str = "Test Person",
+        must_change_password: bool = False,
         password_hash: str | None = None,
     ) -> User:
         now = self.clock.now()

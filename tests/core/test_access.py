@@ -58,8 +58,10 @@ EXPECTED: dict[tuple[str, str], Expect] = {
 # Callers: (label, home organisation, role, via). "home" is the organisation the paths name.
 CALLERS: tuple[tuple[str, str, Role | None, str], ...] = (
     ("anonymous", "-", None, "none"),
-    *((f"home:{role}", "home", role, "session") for role in (
-        Role.ADMIN, Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF)),
+    *(
+        (f"home:{role}", "home", role, "session")
+        for role in (Role.ADMIN, Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF)
+    ),
     ("csw:csw_officer", "csw", Role.CSW_OFFICER, "session"),
     ("csw:admin", "csw", Role.ADMIN, "session"),
     ("other:admin", "other", Role.ADMIN, "session"),
@@ -144,8 +146,12 @@ class Population:
 def _token(world: World, organisation_id: uuid.UUID, role: Role) -> tuple[uuid.UUID, str]:
     secret = TOKEN_PREFIX + new_secret()
     token = ApiToken(
-        organisation_id=organisation_id, name="matrix token", role=role,
-        prefix=secret[:10], token_hash=token_digest(secret), created_at=world.clock.now(),
+        organisation_id=organisation_id,
+        name="matrix token",
+        role=role,
+        prefix=secret[:10],
+        token_hash=token_digest(secret),
+        created_at=world.clock.now(),
     )
     world.db.add(token)
     world.db.flush()
@@ -214,7 +220,7 @@ def test_route_matrix(
             headers["Authorization"] = f"Bearer {secret}"
         else:
             act_as(client, {"sigurna_session": secret})
-    json_body = None if method == "GET" else {}
+    json_body: dict[str, object] | None = None if method == "GET" else {}
     response = client.request(method, url, headers=headers, json=json_body)
 
     denial = _expected_status(EXPECTED[(method, path)], home, role, via)

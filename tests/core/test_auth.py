@@ -22,7 +22,8 @@ PASSWORD = "lantern-orchard-velvet-37"
 def _user_with_password(world: World, settings: Settings, *roles: Role) -> User:
     organisation = world.organisation()
     return world.user(
-        organisation, *(roles or (Role.COUNSELOR,)),
+        organisation,
+        *(roles or (Role.COUNSELOR,)),
         password_hash=make_hasher(settings).hash(PASSWORD),
     )
 
@@ -88,7 +89,9 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(
         "/auth/login", json={"email": "nobody@example.org", "password": "not-the-one-1234"}
     )
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"error": "login_failed", "message": LOGIN_FAILED_MESSAGE}
+    assert (
+        wrong.json() == unknown.json() == {"error": "login_failed", "message": LOGIN_FAILED_MESSAGE}
+    )
     assert SESSION_COOKIE not in wrong.cookies
     assert _audit_actions(db)[-2:] == ["auth.login_failed", "auth.login_failed"]
 
@@ -190,7 +193,9 @@ def test_admin_revocation_and_disabling_take_effect_at_once(
     base = f"/organisations/{organisation.id}/users/{victim.id}"
 
     assert act_as(client, victim_cookie).get("/auth/me").status_code == 200
-    response = act_as(client, admin_cookie).post(f"{base}/revoke-sessions", json={"reason": "lost phone"})
+    response = act_as(client, admin_cookie).post(
+        f"{base}/revoke-sessions", json={"reason": "lost phone"}
+    )
     assert response.status_code == 200
     assert response.json() == {"revoked_sessions": 1}
     assert act_as(client, victim_cookie).get("/auth/me").status_code == 401
@@ -216,7 +221,9 @@ def test_login_rehashes_when_the_cost_parameters_change(
 ) -> None:
     weaker = settings.model_copy(update={"argon2_memory_kib": 19 * 1024, "argon2_time_cost": 2})
     organisation = world.organisation()
-    user = world.user(organisation, Role.COUNSELOR, password_hash=make_hasher(weaker).hash(PASSWORD))
+    user = world.user(
+        organisation, Role.COUNSELOR, password_hash=make_hasher(weaker).hash(PASSWORD)
+    )
     old_hash = user.password_hash
     assert "m=19456,t=2,p=1" in old_hash
 
@@ -257,7 +264,9 @@ def test_one_time_password_must_be_changed_before_anything_else(
 ) -> None:
     organisation = world.organisation()
     user = world.user(
-        organisation, Role.SUPERVISOR, must_change_password=True,
+        organisation,
+        Role.SUPERVISOR,
+        must_change_password=True,
         password_hash=make_hasher(settings).hash(PASSWORD),
     )
     assert _login(client, user.email)[0] == 200
@@ -280,7 +289,8 @@ def test_one_time_password_must_be_changed_before_anything_else(
 
     other_device = world.login_cookie(user)
     changed = client.post(
-        "/auth/password", json={"current_password": PASSWORD, "new_password": "meadow-copper-signal-58"}
+        "/auth/password",
+        json={"current_password": PASSWORD, "new_password": "meadow-copper-signal-58"},
     )
     assert changed.status_code == 204
     assert client.get(f"/organisations/{organisation.id}/users").status_code == 200

@@ -1,0 +1,20 @@
+"""Run every benchmark: `python -m bench [name ...]`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ("bench.core_auth",)
+
+
+def main(argv: list[str]) -> int:
+    selected = [b for b in BENCHMARKS if not argv or b.rsplit(".", 1)[-1] in argv]
+    for name in selected:
+        print(f"== {name}")
+        importlib.import_module(name).run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
