@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import tempfile
@@ -29,6 +30,8 @@ def _settings(url: str) -> Settings:
             "mode": Mode.TEST,
             "secret_key": "bench-secret-key-0123456789abcdef0123",
             "database_url": url,
+            "encryption_keys": "b1:" + base64.b64encode(bytes(32)).decode(),
+            "twilio_auth_token": "bench-twilio-token",
         }
     )
 

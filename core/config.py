@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from enum import StrEnum
 from functools import lru_cache
@@ -9,9 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 # The development default is public (it is in this file); outside development it is refused.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
@@ -67,6 +69,22 @@ class Settings(BaseSettings):
     argon2_time_cost: Annotated[int, Field(ge=MIN_ARGON2_TIME_COST)] = MIN_ARGON2_TIME_COST
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 1
 
+    # Field encryption: "key_id:base64(32 bytes)[,older_id:...]"; the first key encrypts, all
+    # decrypt. Development derives one from the secret key when unset.
+    encryption_keys: SecretStr | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    # The number SMS alerts are sent from; the hotline's own number when unset.
+    twilio_sms_from: str | None = None
+    twilio_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 5.0
+    # Dialled, in order, when nothing else is known (database down and no cached roster).
+    hotline_last_resort_numbers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    voice_db_budget_ms: Annotated[int, Field(ge=100, le=10_000)] = 1000
+    roster_refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
+    roster_cache_path: Path = Path("var/roster-cache.json")
+    caller_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -91,6 +109,30 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
 
+    @field_validator("hotline_last_resort_numbers", mode="before")
+    @classmethod
+    def _split_numbers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("hotline_last_resort_numbers")
+    @classmethod
+    def _e164_numbers(cls, value: list[str]) -> list[str]:
+        for number in value:
+            if not _E164.match(number):
+                raise ValueError("each number must be in E.164 form, e.g. +38220123456")
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            from core.crypto import parse_keys
+
+            parse_keys(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_secrets(self) -> Settings:
         if self.mode is Mode.DEVELOPMENT:
@@ -108,6 +150,12 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"SIGURNA_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
             )
+        for name, secret in (
+            ("SIGURNA_ENCRYPTION_KEYS", self.encryption_keys),
+            ("SIGURNA_TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+        ):
+            if secret is None or not secret.get_secret_value().strip():
+                raise ConfigurationError(f"{name} is missing; it is required in {self.mode} mode")
         return self
 
     @property

@@ -6,6 +6,7 @@ inside a transaction that is rolled back, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import uuid
@@ -40,6 +41,12 @@ from core.passwords import make_hasher
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sigurna_test"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# Two keys, the first active: tests can check that data sealed under the older one still opens.
+TEST_ENCRYPTION_KEYS = (
+    "k2:" + base64.b64encode(bytes(range(32, 64))).decode()
+    + ",k1:" + base64.b64encode(bytes(range(32))).decode()
+)
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token-0123456789"
 # A Monday in winter, 10:00 in Podgorica.
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 # One hash reused by fixtures that never log in with a password, to keep the suite fast.
@@ -69,6 +76,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": TEST_SECRET,
         "database_url": database_url,
         "public_base_url": "https://sigurna.example.org",
+        "encryption_keys": TEST_ENCRYPTION_KEYS,
+        "twilio_auth_token": TWILIO_AUTH_TOKEN,
+        "twilio_account_sid": "AC" + "0" * 32,
     }
     values.update(overrides)
     return Settings.model_validate(values)
