@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
@@ -13,7 +14,7 @@ from core import domains
 from core.access import undeclared_routes
 from core.clock import Clock, SystemClock
 from core.config import Settings, get_settings
-from core.db import create_db_engine, head_revisions
+from core.db import create_db_engine, head_revisions, unit_of_work
 from core.errors import install_error_handlers
 from core.logs import RequestContextMiddleware, configure_logging
 from core.passwords import make_hasher
@@ -55,6 +56,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine = engine
+    # How a request or a webhook opens its transaction (tests swap in a rolled-back one).
+    app.state.unit_of_work = partial(unit_of_work, engine)
     app.state.clock = clock or SystemClock()
     app.state.hasher = make_hasher(settings)
     app.state.head_revisions = head_revisions(settings)

@@ -11,13 +11,12 @@ from sqlmodel import Session
 
 from core.clock import Clock
 from core.config import Settings
-from core.db import unit_of_work
 from core.logs import current_request_id
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request's unit of work: committed before the response is sent, or rolled back."""
-    with unit_of_work(request.app.state.engine) as session:
+    with request.app.state.unit_of_work() as session:
         yield session
 
 

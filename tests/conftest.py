@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,6 @@ from core.auth import SESSION_COOKIE, new_secret, token_digest
 from core.clock import FrozenClock
 from core.config import Mode, Settings
 from core.db import create_db_engine, upgrade
-from core.deps import get_session
 from core.models import (
     AuthSession,
     Organisation,
@@ -181,7 +181,8 @@ def clock() -> FrozenClock:
 def app(settings: Settings, engine: Engine, db: Session, clock: FrozenClock) -> FastAPI:
     app = create_app(settings, engine=engine, clock=clock)
 
-    def test_session() -> Iterator[Session]:
+    @contextmanager
+    def test_unit_of_work() -> Iterator[Session]:
         # The contract of core.db.unit_of_work, on a savepoint of the test's transaction: a
         # request that fails undoes its own writes and nothing the test set up before it.
         request_transaction = db.begin_nested()
@@ -192,7 +193,7 @@ def app(settings: Settings, engine: Engine, db: Session, clock: FrozenClock) -> 
             request_transaction.rollback()
             raise
 
-    app.dependency_overrides[get_session] = test_session
+    app.state.unit_of_work = test_unit_of_work
     return app
 
 

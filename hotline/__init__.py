@@ -1,0 +1,1 @@
+"""Hotline: after-hours SOS calls reach the on-duty counselor through Twilio."""

@@ -1,0 +1,245 @@
+"""Pure routing decisions: is the office open, which ladder does a call climb, what comes next.
+
+Nothing here reads the clock or the database; callers pass the instant and the people.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from hotline.models import WEEKDAYS, RungKind
+
+MAX_RUNGS = len(RungKind)  # office, primary, backup, supervisors, last resort
+
+
+class Why(StrEnum):
+    """Why a call is routed the way it is."""
+
+    OFFICE_HOURS = "office_hours"
+    AFTER_HOURS = "after_hours"
+    WEEKEND = "weekend"
+    PUBLIC_HOLIDAY = "public_holiday"
+    CLOSURE = "closure"
+    ON_CALL_24H = "on_call_24h"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When a hotline's office answers."""
+
+    zone: ZoneInfo
+    # weekday (0 = Monday) -> ranges in minutes since local midnight, end exclusive
+    office_hours: dict[int, tuple[tuple[int, int], ...]]
+    holiday_country: str
+    holiday_categories: tuple[str, ...]
+    closures: frozenset[date] = frozenset()
+    on_call_24h: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        time_zone: str,
+        office_hours: dict[str, list[str]],
+        holiday_country: str,
+        holiday_categories: Iterable[str],
+        closures: Iterable[date] = (),
+        on_call_24h: bool = False,
+    ) -> Calendar:
+        hours: dict[int, tuple[tuple[int, int], ...]] = {}
+        for day, ranges in office_hours.items():
+            spans = []
+            for text in ranges:
+                start, _, end = text.partition("-")
+                spans.append((_minutes(start), _minutes(end)))
+            hours[WEEKDAYS.index(day)] = tuple(sorted(spans))
+        return cls(
+            zone=ZoneInfo(time_zone),
+            office_hours=hours,
+            holiday_country=holiday_country,
+            holiday_categories=tuple(sorted(holiday_categories)),
+            closures=frozenset(closures),
+            on_call_24h=on_call_24h,
+        )
+
+
+def _minutes(text: str) -> int:
+    hours, _, minutes = text.strip().partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@lru_cache(maxsize=256)
+def _holidays(country: str, categories: tuple[str, ...], year: int) -> dict[date, str]:
+    calendar = holidays.country_holidays(country, years=year, categories=categories)
+    return dict(calendar.items())
+
+
+def holiday_on(calendar: Calendar, day: date) -> str | None:
+    """The public holiday on a local date, if any."""
+    found = _holidays(calendar.holiday_country, calendar.holiday_categories, day.year)
+    return found.get(day)
+
+
+def route_reason(calendar: Calendar, at: datetime) -> Why:
+    """Why a call at `at` goes to the office or to the duty ladder."""
+    if calendar.on_call_24h:
+        return Why.ON_CALL_24H
+    local = at.astimezone(calendar.zone)
+    day = local.date()
+    if day in calendar.closures:
+        return Why.CLOSURE
+    if holiday_on(calendar, day) is not None:
+        return Why.PUBLIC_HOLIDAY
+    ranges = calendar.office_hours.get(local.weekday(), ())
+    if not ranges:
+        return Why.WEEKEND
+    minute = local.hour * 60 + local.minute
+    if any(start <= minute < end for start, end in ranges):
+        return Why.OFFICE_HOURS
+    return Why.AFTER_HOURS
+
+
+def office_is_open(calendar: Calendar, at: datetime) -> bool:
+    """True when a call at `at` should ring the office first."""
+    return route_reason(calendar, at) is Why.OFFICE_HOURS
+
+
+# --- the ladder ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the ladder can ring."""
+
+    number: str
+    user_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    office: int = 20
+    primary: int = 20
+    backup: int = 20
+    supervisors: int = 25
+    last_resort: int = 25
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step: ring these numbers at once for `timeout` seconds."""
+
+    kind: RungKind
+    numbers: tuple[str, ...]
+    user_ids: tuple[uuid.UUID | None, ...]
+    timeout: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "numbers": list(self.numbers),
+            "user_ids": [str(u) if u else None for u in self.user_ids],
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Rung:
+        return cls(
+            kind=RungKind(data["kind"]),
+            numbers=tuple(data["numbers"]),
+            user_ids=tuple(uuid.UUID(u) if u else None for u in data["user_ids"]),
+            timeout=int(data["timeout"]),
+        )
+
+    def user_for(self, number: str) -> uuid.UUID | None:
+        for candidate, user_id in zip(self.numbers, self.user_ids, strict=True):
+            if candidate == number:
+                return user_id
+        return None
+
+
+def plan_ladder(
+    *,
+    office_open: bool,
+    office_numbers: Sequence[str],
+    primary: Person | None,
+    backup: Person | None,
+    supervisors: Sequence[Person],
+    last_resort: Sequence[str],
+    timeouts: Timeouts = Timeouts(),
+) -> tuple[Rung, ...]:
+    """The rungs a call climbs, in order; a number is rung at most once per call."""
+    tried: set[str] = set()
+    rungs: list[Rung] = []
+
+    def add(kind: RungKind, people: Iterable[Person], timeout: int) -> None:
+        numbers: list[str] = []
+        users: list[uuid.UUID | None] = []
+        for person in people:
+            if person.number in tried:
+                continue
+            tried.add(person.number)
+            numbers.append(person.number)
+            users.append(person.user_id)
+        if numbers:
+            rungs.append(Rung(kind, tuple(numbers), tuple(users), timeout))
+
+    if office_open:
+        add(RungKind.OFFICE, (Person(n) for n in office_numbers), timeouts.office)
+    add(RungKind.PRIMARY, [primary] if primary else [], timeouts.primary)
+    add(RungKind.BACKUP, [backup] if backup else [], timeouts.backup)
+    add(RungKind.SUPERVISORS, supervisors, timeouts.supervisors)
+    add(RungKind.LAST_RESORT, (Person(n) for n in last_resort), timeouts.last_resort)
+    return tuple(rungs)
+
+
+@dataclass(frozen=True)
+class DialRung:
+    index: int
+    rung: Rung
+
+
+@dataclass(frozen=True)
+class Voicemail:
+    pass
+
+
+@dataclass(frozen=True)
+class Finished:
+    pass
+
+
+Step = DialRung | Voicemail | Finished
+
+
+def first_step(plan: Sequence[Rung]) -> Step:
+    """What a new call does first."""
+    return DialRung(0, plan[0]) if plan else Voicemail()
+
+
+def next_step(plan: Sequence[Rung], *, after_rung: int, accepted: bool) -> Step:
+    """What follows the end of rung `after_rung`: done if a human accepted, else climb on."""
+    if accepted:
+        return Finished()
+    index = after_rung + 1
+    if 0 <= index < len(plan):
+        return DialRung(index, plan[index])
+    return Voicemail()
+
+
+@dataclass
+class Roster:
+    """Who to ring for one hotline, as last read from the database (for the fallback path)."""
+
+    twilio_number: str
+    language: str
+    office_open_numbers: list[str] = field(default_factory=list)
+    plan: list[dict[str, Any]] = field(default_factory=list)
