@@ -31,7 +31,8 @@ ALL_ROLES = frozenset(Role)
 
 
 class Scope(StrEnum):
-    PUBLIC = "public"  # no caller needed (health checks, login, Twilio with its own signature)
+    PUBLIC = "public"  # no caller needed (health checks, login)
+    SIGNED = "signed"  # a machine caller proves itself with a request signature the route checks
     NETWORK = "network"  # any authenticated caller, whatever the organisation
     ORGANISATION = "organisation"  # the organisation the route names must be the caller's own
 
@@ -90,8 +91,8 @@ def authenticate(
 
 def require(policy: Policy) -> Callable[..., Principal]:
     """The dependency that enforces `policy`; it is the only gate to a route."""
-    if policy.scope is Scope.PUBLIC:
-        raise ValueError("declare routes open to anyone with dependencies=[Public]")
+    if policy.scope in (Scope.PUBLIC, Scope.SIGNED):
+        raise ValueError("declare such routes with dependencies=[Public] or [Signed]")
 
     def check(
         request: Request,
@@ -137,6 +138,18 @@ setattr(_public, POLICY_ATTRIBUTE, PUBLIC)
 
 # For `dependencies=[...]` of a route that is open to anyone.
 Public = Depends(_public)
+
+SIGNED = Policy(scope=Scope.SIGNED)
+
+
+def _signed() -> None:
+    """The route verifies a request signature itself (e.g. Twilio's) and refuses without it."""
+
+
+setattr(_signed, POLICY_ATTRIBUTE, SIGNED)
+
+# For `dependencies=[...]` of a route whose caller signs its requests.
+Signed = Depends(_signed)
 
 
 def policy_of(dependant: Any) -> list[Policy]:

@@ -14,6 +14,7 @@ from core import domains
 from core.access import undeclared_routes
 from core.clock import Clock, SystemClock
 from core.config import Settings, get_settings
+from core.crypto import cipher_from_settings
 from core.db import create_db_engine, head_revisions, unit_of_work
 from core.errors import install_error_handlers
 from core.logs import RequestContextMiddleware, configure_logging
@@ -41,9 +42,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owns_engine:
-            app.state.engine.dispose()
+        for hook in domains.hooks("on_startup"):
+            hook(app)
+        try:
+            yield
+        finally:
+            for hook in domains.hooks("on_shutdown"):
+                hook(app)
+            if owns_engine:
+                app.state.engine.dispose()
 
     app = FastAPI(
         title="Sigurna",
@@ -61,12 +68,15 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.hasher = make_hasher(settings)
     app.state.head_revisions = head_revisions(settings)
+    app.state.cipher = cipher_from_settings(settings)
     app.state.non_api_routes = DOCS_ROUTES if docs else frozenset()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(core_router)
     for router in domains.routers():
         app.include_router(router)
+    for configure in domains.hooks("configure"):
+        configure(app)
     problems = undeclared_routes(app)
     if problems:
         raise UndeclaredRouteError(

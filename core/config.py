@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     roster_refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     roster_cache_path: Path = Path("var/roster-cache.json")
     caller_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Periodic work inside the web process (the roster refresh); tests switch it off.
+    background_jobs: bool = True
 
     @field_validator("default_time_zone")
     @classmethod

@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core.config import Settings
+
 NONCE_BYTES = 12
 
 
@@ -88,3 +90,11 @@ class FieldCipher:
     def keyed_hash(self, value: str, *, purpose: str) -> str:
         """A stable, non-reversible fingerprint of `value` for matching equal values."""
         return hmac.new(self._hash_key, f"{purpose}\n{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def cipher_from_settings(settings: Settings) -> FieldCipher:
+    """The cipher for the configured keys (development derives one from the secret key)."""
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    configured = settings.encryption_keys.get_secret_value() if settings.encryption_keys else ""
+    keys = parse_keys(configured) if configured.strip() else {"dev": derive_key(secret, "fields")}
+    return FieldCipher(keys, hash_key=derive_key(secret, "keyed-hash"))

@@ -8,10 +8,11 @@ its routes in `<package>.router.router`.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
-INSTALLED_DOMAINS: tuple[str, ...] = ()
+INSTALLED_DOMAINS: tuple[str, ...] = ("hotline",)
 
 
 def import_models() -> None:
@@ -20,6 +21,16 @@ def import_models() -> None:
     importlib.import_module("core.audit")
     for package in INSTALLED_DOMAINS:
         importlib.import_module(f"{package}.models")
+
+
+def hooks(name: str) -> list[Callable[[FastAPI], None]]:
+    """Each installed domain's `configure`, `on_startup` or `on_shutdown` (in `<pkg>.router`)."""
+    found: list[Callable[[FastAPI], None]] = []
+    for package in INSTALLED_DOMAINS:
+        hook = getattr(importlib.import_module(f"{package}.router"), name, None)
+        if hook is not None:
+            found.append(hook)
+    return found
 
 
 def routers() -> list[APIRouter]:

@@ -106,7 +106,9 @@ def check_office_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
             try:
                 begin, finish = _minutes(start), _minutes(end)
             except ValueError:
-                raise ValueError("office_hours: write ranges as HH:MM-HH:MM, e.g. 08:00-16:00") from None
+                raise ValueError(
+                    "office_hours: write ranges as HH:MM-HH:MM, e.g. 08:00-16:00"
+                ) from None
             if finish <= begin:
                 raise ValueError("office_hours: a range must end after it starts")
             spans.append((begin, finish))
@@ -385,7 +387,9 @@ class CalendarFeed(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
     hotline_id: uuid.UUID | None = Field(default=None, foreign_key="hotline.id", ondelete="CASCADE")
-    user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="CASCADE")
+    user_id: uuid.UUID | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="CASCADE"
+    )
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -398,7 +402,9 @@ class Call(SQLModel, table=True):
     """One inbound SOS call. The caller's number is sealed; lists show only its last two digits."""
 
     __tablename__ = "hotline_call"
-    __table_args__ = (sa.Index("ix_hotline_call_hotline_id_started_at", "hotline_id", "started_at"),)
+    __table_args__ = (
+        sa.Index("ix_hotline_call_hotline_id_started_at", "hotline_id", "started_at"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     hotline_id: uuid.UUID = Field(foreign_key="hotline.id")
@@ -416,7 +422,9 @@ class Call(SQLModel, table=True):
     caller_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     caller_hash: str | None = Field(default=None, max_length=64, index=True)
     caller_last2: str | None = Field(default=None, max_length=2)
-    caller_type: CallerType | None = Field(default=None, sa_type=enum_type(CallerType, "caller_type"))
+    caller_type: CallerType | None = Field(
+        default=None, sa_type=enum_type(CallerType, "caller_type")
+    )
     urgency: Urgency | None = Field(default=None, sa_type=enum_type(Urgency, "urgency"))
     recording_sid: str | None = Field(default=None, max_length=64)
     recording_key_id: str | None = Field(default=None, max_length=32)
@@ -457,7 +465,9 @@ class CallbackTask(SQLModel, table=True):
     safe_to_call_back: SafeToCallBack = Field(
         default=SafeToCallBack.UNKNOWN, sa_type=enum_type(SafeToCallBack, "safe_to_call_back")
     )
-    status: TaskStatus = Field(default=TaskStatus.OPEN, sa_type=enum_type(TaskStatus, "task_status"))
+    status: TaskStatus = Field(
+        default=TaskStatus.OPEN, sa_type=enum_type(TaskStatus, "task_status")
+    )
     outcome: CallbackOutcome | None = Field(
         default=None, sa_type=enum_type(CallbackOutcome, "callback_outcome")
     )

@@ -28,9 +28,7 @@ def resolve(shifts: Sequence[Shift], overrides: Sequence[ShiftOverride], at: dat
     # Overlapping shifts are refused when written; if any slipped in, the latest-starting wins.
     shift = max(current, key=lambda s: (s.starts_at, s.created_at))
     holders = {Position.PRIMARY: shift.primary_user_id, Position.BACKUP: shift.backup_user_id}
-    live = [
-        o for o in overrides if o.shift_id == shift.id and o.starts_at <= at < o.ends_at
-    ]
+    live = [o for o in overrides if o.shift_id == shift.id and o.starts_at <= at < o.ends_at]
     for override in sorted(live, key=lambda o: o.created_at):
         holders[Position(override.position)] = override.user_id
     primary, backup = holders[Position.PRIMARY], holders[Position.BACKUP]

@@ -27,14 +27,16 @@ class Prompts:
 # Twilio has no Albanian text-to-speech voice: Albanian hotlines hear the English prompts.
 PROMPTS: dict[PromptLanguage, Prompts] = {
     PromptLanguage.ENGLISH: Prompts(
-        "en-GB", "Polly.Amy",
+        "en-GB",
+        "Polly.Amy",
         "SOS call. Press 1 to accept.",
         "Nobody can answer right now. Please leave a message after the tone, or call again.",
         "Thank you. We will call you back as soon as it is safe.",
         "No answer.",
     ),
     PromptLanguage.MONTENEGRIN: Prompts(
-        "sr-RS", "Google.sr-RS-Standard-A",
+        "sr-RS",
+        "Google.sr-RS-Standard-A",
         "SOS poziv. Pritisnite 1 da prihvatite.",
         "Trenutno niko ne može da se javi. Ostavite poruku nakon signala ili pozovite ponovo.",
         "Hvala. Pozvaćemo vas čim bude bezbjedno.",
@@ -66,10 +68,10 @@ class Leg:
 
 
 def dial(
-    rung: Rung, *, index: int, base_url: str, caller_id: str, fallback: bool = False
+    rung: Rung, *, index: int, base_url: str, caller_id: str, language: str, fallback: bool = False
 ) -> str:
     """Ring every number of the rung at once; each leg must press 1 to take the call."""
-    query: dict[str, object] = {"rung": index}
+    query: dict[str, object] = {"rung": index, "lang": language}
     if fallback:
         query["fallback"] = 1
     return _dial_response(

@@ -43,8 +43,10 @@ DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sigurna_test"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # Two keys, the first active: tests can check that data sealed under the older one still opens.
 TEST_ENCRYPTION_KEYS = (
-    "k2:" + base64.b64encode(bytes(range(32, 64))).decode()
-    + ",k1:" + base64.b64encode(bytes(range(32))).decode()
+    "k2:"
+    + base64.b64encode(bytes(range(32, 64))).decode()
+    + ",k1:"
+    + base64.b64encode(bytes(range(32))).decode()
 )
 TWILIO_AUTH_TOKEN = "test-twilio-auth-token-0123456789"
 # A Monday in winter, 10:00 in Podgorica.
@@ -79,6 +81,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "encryption_keys": TEST_ENCRYPTION_KEYS,
         "twilio_auth_token": TWILIO_AUTH_TOKEN,
         "twilio_account_sid": "AC" + "0" * 32,
+        "background_jobs": False,
     }
     values.update(overrides)
     return Settings.model_validate(values)

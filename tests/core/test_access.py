@@ -19,6 +19,7 @@ from tests.conftest import World, act_as, make_settings
 
 # What each route must allow, stated independently of the code's policies.
 # scope: "public" | "network" (any organisation) | "org" (only the organisation in the path)
+#        | "signed" (the caller must sign the request; none of these callers does)
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 OVERSIGHT = frozenset({Role.ADMIN, Role.SUPERVISOR})
@@ -53,6 +54,13 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/organisations/{org_id}/tokens"): Expect("org", ADMIN),
     ("POST", "/organisations/{org_id}/tokens/{token_id}/revoke"): Expect("org", ADMIN),
     ("GET", "/organisations/{org_id}/audit"): Expect("org", OVERSIGHT),
+    # Twilio's webhooks: only a valid X-Twilio-Signature gets in, whatever cookie or token.
+    ("POST", "/hotline/voice"): Expect("signed"),
+    ("POST", "/hotline/voice/dial-result"): Expect("signed"),
+    ("POST", "/hotline/voice/screen"): Expect("signed"),
+    ("POST", "/hotline/voice/screen-result"): Expect("signed"),
+    ("POST", "/hotline/voice/voicemail"): Expect("signed"),
+    ("POST", "/hotline/voice/status"): Expect("signed"),
 }
 
 # Callers: (label, home organisation, role, via). "home" is the organisation the paths name.
@@ -184,6 +192,8 @@ def _expected_status(expect: Expect, home: str, role: Role | None, via: str) -> 
     """The denial status this caller must get, or None when it must get through."""
     if expect.scope == "public":
         return None
+    if expect.scope == "signed":
+        return 403
     if role is None:
         return 401
     if via == "token" and not expect.tokens:

@@ -1,0 +1,48 @@
+"""The hotline's HTTP surface: Twilio's webhooks and the staff API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from twilio.request_validator import RequestValidator
+
+from hotline import api, jobs, webhooks
+from hotline.roster import make_cache
+
+router = APIRouter()
+router.include_router(webhooks.router)
+router.include_router(api.router)
+
+
+def configure(app: FastAPI) -> None:
+    """Voice state: the signature validator and the roster cache (loaded from its file)."""
+    settings = app.state.settings
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    # Without a token every Twilio request is refused: the check is never switched off.
+    validator = RequestValidator(token) if token else None
+    webhooks.install(app, validator=validator, roster=make_cache(settings))
+
+
+def on_startup(app: FastAPI) -> None:
+    if not app.state.settings.background_jobs:
+        return
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    jobs.refresh_roster_safely(app)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        jobs.refresh_roster_safely,
+        "interval",
+        args=[app],
+        seconds=app.state.settings.roster_refresh_seconds,
+        id="roster",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.start()
+    app.state.hotline_scheduler = scheduler
+
+
+def on_shutdown(app: FastAPI) -> None:
+    scheduler = getattr(app.state, "hotline_scheduler", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)

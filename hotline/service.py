@@ -1,0 +1,296 @@
+"""Hotline services: the ladder for a call, the call log and what happens when nobody accepts."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import date, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from core.config import Settings
+from core.crypto import FieldCipher, Sealed
+from core.models import Role, User, UserRole
+from hotline.models import (
+    Call,
+    CallbackTask,
+    CallMode,
+    CallRung,
+    CallStatus,
+    DutyPhone,
+    Hotline,
+    HotlineClosure,
+)
+from hotline.phones import last_two
+from hotline.rota import on_duty
+from hotline.routing import Calendar, Person, Rung, Timeouts, office_is_open, plan_ladder
+
+CALLER_CONTEXT = "hotline_call.caller"
+RECORDING_CONTEXT = "hotline_call.recording"
+CALLBACK_DUE = timedelta(minutes=15)
+
+# Twilio's call statuses, in the order a call moves through them; later ones never go back.
+_STATUS_RANK = {
+    "queued": 0,
+    "initiated": 0,
+    "ringing": 1,
+    "in-progress": 2,
+    "completed": 3,
+    "busy": 3,
+    "failed": 3,
+    "no-answer": 3,
+    "canceled": 3,
+}
+TERMINAL_STATUSES = frozenset(s for s, rank in _STATUS_RANK.items() if rank == 3)
+
+
+def hotline_by_number(session: Session, number: str) -> Hotline | None:
+    return session.exec(select(Hotline).where(Hotline.twilio_number == number)).first()
+
+
+def calendar_for(session: Session, hotline: Hotline, around: datetime) -> Calendar:
+    """The hotline's calendar with the closures near `around` (a day either side)."""
+    day = around.date()
+    closures = session.exec(
+        select(HotlineClosure.day).where(
+            HotlineClosure.hotline_id == hotline.id,
+            col(HotlineClosure.day) >= day - timedelta(days=1),
+            col(HotlineClosure.day) <= day + timedelta(days=1),
+        )
+    ).all()
+    return Calendar.build(
+        time_zone=hotline.time_zone,
+        office_hours=hotline.office_hours,
+        holiday_country=hotline.holiday_country,
+        holiday_categories=hotline.holiday_categories,
+        closures=[d if isinstance(d, date) else date.fromisoformat(str(d)) for d in closures],
+        on_call_24h=hotline.on_call_24h,
+    )
+
+
+def _verified_phones(session: Session, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not user_ids:
+        return {}
+    rows = session.exec(
+        select(DutyPhone.user_id, DutyPhone.number)
+        .join(User, col(User.id) == DutyPhone.user_id)
+        .where(
+            col(DutyPhone.user_id).in_(user_ids),
+            col(DutyPhone.verified_at).is_not(None),
+            col(User.disabled_at).is_(None),
+        )
+    ).all()
+    return dict(rows)
+
+
+def supervisors_of(session: Session, organisation_id: uuid.UUID) -> list[Person]:
+    """Every supervisor of the organisation with a verified duty phone."""
+    ids = list(
+        session.exec(
+            select(User.id)
+            .join(UserRole, col(UserRole.user_id) == User.id)
+            .where(
+                User.organisation_id == organisation_id,
+                UserRole.role == Role.SUPERVISOR,
+                col(User.disabled_at).is_(None),
+            )
+            .order_by(col(User.display_name), col(User.id))
+        ).all()
+    )
+    phones = _verified_phones(session, ids)
+    return [Person(phones[i], i) for i in ids if i in phones]
+
+
+def ladder_for(
+    session: Session, *, settings: Settings, hotline: Hotline, at: datetime
+) -> tuple[CallMode, tuple[Rung, ...]]:
+    """How a call to `hotline` at `at` is routed: office first, or straight to the duty ladder."""
+    calendar = calendar_for(session, hotline, at)
+    office = office_is_open(calendar, at) and bool(hotline.office_numbers)
+    duty = on_duty(session, hotline_id=hotline.id, at=at)
+    phones = _verified_phones(session, [u for u in (duty.primary, duty.backup) if u])
+    primary = Person(phones[duty.primary], duty.primary) if duty.primary in phones else None
+    backup = Person(phones[duty.backup], duty.backup) if duty.backup in phones else None
+    last_resort = [
+        n for n in [hotline.last_resort_number, *settings.hotline_last_resort_numbers] if n
+    ]
+    plan = plan_ladder(
+        office_open=office,
+        office_numbers=hotline.office_numbers,
+        primary=primary,
+        backup=backup,
+        supervisors=supervisors_of(session, hotline.organisation_id),
+        last_resort=last_resort,
+        timeouts=Timeouts(
+            office=hotline.office_ring_seconds,
+            primary=hotline.primary_ring_seconds,
+            backup=hotline.backup_ring_seconds,
+            supervisors=hotline.supervisors_ring_seconds,
+            last_resort=hotline.last_resort_ring_seconds,
+        ),
+    )
+    return (CallMode.OFFICE if office else CallMode.DUTY), plan
+
+
+def call_by_sid(session: Session, call_sid: str, *, lock: bool = False) -> Call | None:
+    query = select(Call).where(Call.call_sid == call_sid)
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def start_call(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    cipher: FieldCipher,
+    hotline: Hotline,
+    call_sid: str,
+    caller_number: str | None,
+) -> Call:
+    """Record a new call with its ladder; the same CallSid returns the call already recorded."""
+    existing = call_by_sid(session, call_sid)
+    if existing is not None:
+        return existing
+    mode, plan = ladder_for(session, settings=settings, hotline=hotline, at=now)
+    call = Call(
+        hotline_id=hotline.id,
+        call_sid=call_sid,
+        started_at=now,
+        mode=mode,
+        status=CallStatus.RINGING,
+        plan=[rung.to_json() for rung in plan],
+    )
+    if caller_number:
+        sealed = cipher.seal(caller_number, context=CALLER_CONTEXT)
+        call.caller_key_id = sealed.key_id
+        call.caller_sealed = sealed.blob
+        call.caller_hash = cipher.keyed_hash(caller_number, purpose="caller")
+        call.caller_last2 = last_two(caller_number)
+    session.add(call)
+    session.flush()
+    return call
+
+
+def plan_of(call: Call) -> tuple[Rung, ...]:
+    return tuple(Rung.from_json(r) for r in call.plan)
+
+
+def rung_started(session: Session, *, now: datetime, call: Call, index: int) -> None:
+    """Note that rung `index` is ringing (once, however often Twilio asks)."""
+    found = session.exec(
+        select(CallRung).where(CallRung.call_id == call.id, CallRung.index == index)
+    ).first()
+    if found is None:
+        session.add(
+            CallRung(call_id=call.id, index=index, kind=plan_of(call)[index].kind, started_at=now)
+        )
+        session.flush()
+
+
+def rung_ended(
+    session: Session, *, now: datetime, call: Call, index: int, dial_status: str | None
+) -> None:
+    """Note how rung `index` ended; a duplicate callback changes nothing."""
+    rung = session.exec(
+        select(CallRung).where(CallRung.call_id == call.id, CallRung.index == index)
+    ).first()
+    if rung is None and 0 <= index < len(call.plan):
+        rung = CallRung(
+            call_id=call.id, index=index, kind=plan_of(call)[index].kind, started_at=now
+        )
+    if rung is not None and rung.ended_at is None:
+        rung.ended_at = now
+        rung.dial_status = (dial_status or "unknown")[:20]
+        session.add(rung)
+        session.flush()
+
+
+def accept(session: Session, *, now: datetime, call: Call, index: int, number: str | None) -> bool:
+    """A counselor pressed 1 on rung `index`; the first acceptance wins. True if it was this one."""
+    if call.accepted_rung is not None:
+        return call.accepted_rung == index
+    plan = plan_of(call)
+    user_id = plan[index].user_for(number) if number and 0 <= index < len(plan) else None
+    call.accepted_rung = index
+    call.accepted_by_user_id = user_id
+    call.status = CallStatus.ACCEPTED
+    session.add(call)
+    rung = session.exec(
+        select(CallRung).where(CallRung.call_id == call.id, CallRung.index == index)
+    ).first()
+    if rung is not None:
+        rung.accepted_by_user_id = user_id
+        session.add(rung)
+    session.flush()
+    return True
+
+
+def record_voicemail(
+    session: Session,
+    *,
+    call: Call,
+    cipher: FieldCipher,
+    recording_sid: str | None,
+    recording_url: str | None,
+    seconds: int | None,
+) -> None:
+    """Keep a voicemail's reference, its URL sealed (it leads to the caller's voice)."""
+    if call.recording_sid is not None:
+        return
+    call.recording_sid = (recording_sid or "")[:64] or None
+    if recording_url:
+        sealed = cipher.seal(recording_url, context=RECORDING_CONTEXT)
+        call.recording_key_id, call.recording_sealed = sealed.key_id, sealed.blob
+    call.recording_seconds = seconds
+    session.add(call)
+    session.flush()
+
+
+def update_status(session: Session, *, now: datetime, call: Call, status: str) -> bool:
+    """Apply a status callback unless it is older news; True when the call just ended."""
+    new_rank = _STATUS_RANK.get(status)
+    if new_rank is None:
+        return False
+    old_rank = _STATUS_RANK.get(call.twilio_status or "", -1)
+    if new_rank <= old_rank:
+        return False
+    call.twilio_status = status
+    ended = status in TERMINAL_STATUSES
+    if ended:
+        call.ended_at = now
+        call.status = CallStatus.ENDED
+    session.add(call)
+    session.flush()
+    return ended
+
+
+def open_callback_task(
+    session: Session, *, now: datetime, call: Call, hotline: Hotline
+) -> CallbackTask | None:
+    """A call that ended without an accepted counselor gets one callback task."""
+    if call.accepted_rung is not None:
+        return None
+    existing = session.exec(select(CallbackTask).where(CallbackTask.call_id == call.id)).first()
+    if existing is not None:
+        return existing
+    duty = on_duty(session, hotline_id=hotline.id, at=now)
+    task = CallbackTask(
+        organisation_id=hotline.organisation_id,
+        hotline_id=hotline.id,
+        call_id=call.id,
+        short_ref=secrets.token_hex(3).upper(),
+        due_at=now + CALLBACK_DUE,
+        assigned_user_id=duty.primary,
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def reveal_caller(cipher: FieldCipher, call: Call) -> str | None:
+    if call.caller_sealed is None or call.caller_key_id is None:
+        return None
+    return cipher.open(Sealed(call.caller_key_id, call.caller_sealed), context=CALLER_CONTEXT)

@@ -1,0 +1,404 @@
+"""Twilio-facing voice routes. They never answer 5xx or an empty body: any failure, a slow or
+absent database included, is answered with TwiML that dials the last known roster."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from anyio import to_thread
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from twilio.request_validator import RequestValidator
+
+from core.access import Signed
+from core.crypto import FieldCipher
+from core.errors import error_body
+from hotline import service, twiml
+from hotline.models import CallStatus
+from hotline.roster import RosterCache
+from hotline.routing import DialRung, Voicemail, first_step, next_step
+from hotline.service import TERMINAL_STATUSES, plan_of
+
+log = logging.getLogger("sigurna.hotline.voice")
+router = APIRouter(prefix="/hotline/voice", tags=["twilio"], dependencies=[Signed])
+XML = "application/xml"
+
+
+class UnknownHotline(LookupError):
+    """The dialled number is not a configured hotline."""
+
+
+class VoiceState:
+    """What the voice routes keep in the process: counters and acceptances seen while degraded."""
+
+    def __init__(self, validator: RequestValidator | None, roster: RosterCache) -> None:
+        self.validator = validator
+        self.roster = roster
+        self.counters: Counter[str] = Counter()
+        self._accepted: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+        self.limiter = anyio.CapacityLimiter(20)
+
+    def count(self, name: str) -> int:
+        with self._lock:
+            self.counters[name] += 1
+            return self.counters[name]
+
+    def remember_acceptance(self, call_sid: str, rung: int) -> None:
+        with self._lock:
+            self._accepted[call_sid] = rung
+            while len(self._accepted) > 10_000:
+                self._accepted.popitem(last=False)
+
+    def accepted_rung(self, call_sid: str) -> int | None:
+        with self._lock:
+            return self._accepted.get(call_sid)
+
+
+def _state(app: FastAPI) -> VoiceState:
+    state: VoiceState = app.state.voice
+    return state
+
+
+def _xml(body: str) -> Response:
+    return Response(body, media_type=XML)
+
+
+def _forbidden() -> Response:
+    return JSONResponse(
+        error_body("forbidden", "The request signature is missing or wrong."), status_code=403
+    )
+
+
+def _signed_url(request: Request) -> str:
+    """The URL Twilio signed: our configured public address, never what a proxy forwarded."""
+    base = str(request.app.state.settings.public_base_url).rstrip("/")
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
+async def _verified(request: Request) -> dict[str, str] | None:
+    """The form parameters if Twilio signed this request, else None (logged without the body)."""
+    state = _state(request.app)
+    try:
+        form = await request.form()
+        params = {key: str(value) for key, value in form.multi_items()}
+        signature = request.headers.get("x-twilio-signature", "")
+        valid = bool(
+            state.validator is not None
+            and signature
+            and state.validator.validate(_signed_url(request), params, signature)
+        )
+    except Exception:  # an unreadable body is as good as unsigned
+        valid, params = False, {}
+    if not valid:
+        count = state.count("rejected_signature")
+        log.warning(
+            "twilio request refused: missing or wrong signature",
+            extra={"route": request.url.path, "count": count},
+        )
+        return None
+    return params
+
+
+def _query_int(request: Request, name: str) -> int:
+    try:
+        return int(request.query_params.get(name, "-1"))
+    except ValueError:
+        return -1
+
+
+def _language(request: Request, params: dict[str, str]) -> str:
+    language = request.query_params.get("lang")
+    if language:
+        return language
+    return _state(request.app).roster.language(params.get("To", ""))
+
+
+async def _within_budget(request: Request, work: Callable[[], str]) -> str:
+    """Run database work in a thread, giving up after the budget (the thread is abandoned).
+
+    Voice work has threads of its own, so a hung database cannot starve the rest of the
+    service, and the rest of the service cannot starve a call.
+    """
+    budget = request.app.state.settings.voice_db_budget_ms / 1000
+    with anyio.fail_after(budget):
+        return await to_thread.run_sync(
+            work, abandon_on_cancel=True, limiter=_state(request.app).limiter
+        )
+
+
+def _degraded(request: Request, where: str, exc: BaseException) -> None:
+    count = _state(request.app).count(f"fallback_{where}")
+    log.error(
+        "voice webhook answered from the cached roster",
+        extra={"route": request.url.path, "error_type": type(exc).__name__, "count": count},
+    )
+
+
+# --- fallback: no database ---------------------------------------------------------------------
+
+
+def _fallback_step(request: Request, params: dict[str, str], *, after_rung: int | None) -> str:
+    state = _state(request.app)
+    settings = request.app.state.settings
+    to = params.get("To", "")
+    language = _language(request, params)
+    plan = state.roster.fallback_plan(to)
+    if after_rung is None:
+        step = first_step(plan)
+    else:
+        accepted = state.accepted_rung(params.get("CallSid", "")) == after_rung
+        step = next_step(plan, after_rung=after_rung, accepted=accepted)
+    base = str(settings.public_base_url)
+    caller_id = to or None
+    if isinstance(step, DialRung):
+        return twiml.dial(
+            step.rung,
+            index=step.index,
+            base_url=base,
+            caller_id=caller_id or step.rung.numbers[0],
+            language=language,
+            fallback=True,
+        )
+    if isinstance(step, Voicemail):
+        return twiml.voicemail(language, base_url=base)
+    return twiml.finished()
+
+
+# --- the routes ------------------------------------------------------------------------------
+
+
+@router.post("")
+async def voice(request: Request) -> Response:
+    """The number's Voice URL: office first in office hours, else the duty ladder."""
+    params = await _verified(request)
+    if params is None:
+        return _forbidden()
+    app: FastAPI = request.app
+
+    def work() -> str:
+        settings = app.state.settings
+        cipher: FieldCipher = app.state.cipher
+        now = app.state.clock.now()
+        with app.state.unit_of_work() as session:
+            hotline = service.hotline_by_number(session, params.get("To", ""))
+            if hotline is None:
+                raise UnknownHotline
+            call = service.start_call(
+                session,
+                now=now,
+                settings=settings,
+                cipher=cipher,
+                hotline=hotline,
+                call_sid=params.get("CallSid", ""),
+                caller_number=params.get("From") or None,
+            )
+            step = first_step(plan_of(call))
+            base = str(settings.public_base_url)
+            if isinstance(step, DialRung):
+                service.rung_started(session, now=now, call=call, index=step.index)
+                return twiml.dial(
+                    step.rung,
+                    index=step.index,
+                    base_url=base,
+                    caller_id=hotline.twilio_number,
+                    language=str(hotline.language),
+                )
+            call.status = CallStatus.VOICEMAIL
+            session.add(call)
+            return twiml.voicemail(str(hotline.language), base_url=base)
+
+    try:
+        return _xml(await _within_budget(request, work))
+    except Exception as exc:
+        _degraded(request, "voice", exc)
+        return _xml(_safe(lambda: _fallback_step(request, params, after_rung=None)))
+
+
+@router.post("/dial-result")
+async def dial_result(request: Request) -> Response:
+    """The <Dial action>: done if a human accepted this rung, otherwise the next rung."""
+    params = await _verified(request)
+    if params is None:
+        return _forbidden()
+    rung = _query_int(request, "rung")
+    if request.query_params.get("fallback") == "1":
+        return _xml(_safe(lambda: _fallback_step(request, params, after_rung=rung)))
+    app: FastAPI = request.app
+
+    def work() -> str:
+        settings = app.state.settings
+        now = app.state.clock.now()
+        with app.state.unit_of_work() as session:
+            call = service.call_by_sid(session, params.get("CallSid", ""), lock=True)
+            if call is None:
+                raise LookupError("no record of this call")
+            hotline = service.hotline_by_number(session, params.get("To", ""))
+            language = str(hotline.language) if hotline else _language(request, params)
+            service.rung_ended(
+                session, now=now, call=call, index=rung, dial_status=params.get("DialCallStatus")
+            )
+            if params.get("CallStatus") in TERMINAL_STATUSES:
+                return twiml.finished()  # the caller hung up; nothing more will be heard
+            step = next_step(plan_of(call), after_rung=rung, accepted=call.accepted_rung == rung)
+            base = str(settings.public_base_url)
+            if isinstance(step, DialRung):
+                service.rung_started(session, now=now, call=call, index=step.index)
+                return twiml.dial(
+                    step.rung,
+                    index=step.index,
+                    base_url=base,
+                    caller_id=params.get("To") or step.rung.numbers[0],
+                    language=language,
+                )
+            if isinstance(step, Voicemail):
+                call.status = CallStatus.VOICEMAIL
+                session.add(call)
+                return twiml.voicemail(language, base_url=base)
+            return twiml.finished()
+
+    try:
+        return _xml(await _within_budget(request, work))
+    except Exception as exc:
+        _degraded(request, "dial_result", exc)
+        # Start the cached ladder over: ringing someone twice beats ringing nobody.
+        return _xml(_safe(lambda: _fallback_step(request, params, after_rung=None)))
+
+
+@router.post("/screen")
+async def screen(request: Request) -> Response:
+    """Played to the counselor's phone when it picks up: press 1 to accept."""
+    params = await _verified(request)
+    if params is None:
+        return _forbidden()
+    query: dict[str, object] = {
+        "rung": _query_int(request, "rung"),
+        "lang": request.query_params.get("lang", "en"),
+    }
+    if request.query_params.get("fallback") == "1":
+        query["fallback"] = 1
+    base = str(request.app.state.settings.public_base_url)
+    return _xml(_safe(lambda: twiml.screen(str(query["lang"]), base_url=base, query=query)))
+
+
+@router.post("/screen-result")
+async def screen_result(request: Request) -> Response:
+    """1 bridges the counselor to the caller; anything else hangs up this leg only."""
+    params = await _verified(request)
+    if params is None:
+        return _forbidden()
+    language = request.query_params.get("lang", "en")
+    if params.get("Digits") != "1":
+        return _xml(twiml.screen_declined(language))
+    rung = _query_int(request, "rung")
+    parent = params.get("ParentCallSid", "")
+    app: FastAPI = request.app
+    _state(app).remember_acceptance(parent, rung)
+
+    def work() -> str:
+        now = app.state.clock.now()
+        with app.state.unit_of_work() as session:
+            call = service.call_by_sid(session, parent, lock=True)
+            if call is not None:
+                service.accept(session, now=now, call=call, index=rung, number=params.get("To"))
+        return twiml.screen_accepted()
+
+    # A human said yes: bridge whatever happens to the bookkeeping.
+    try:
+        await _within_budget(request, work)
+    except Exception as exc:
+        _degraded(request, "screen_result", exc)
+    return _xml(twiml.screen_accepted())
+
+
+@router.post("/voicemail")
+async def voicemail(request: Request) -> Response:
+    """The <Record action>: keep the message's reference and thank the caller."""
+    params = await _verified(request)
+    if params is None:
+        return _forbidden()
+    app: FastAPI = request.app
+
+    def work() -> str:
+        with app.state.unit_of_work() as session:
+            call = service.call_by_sid(session, params.get("CallSid", ""), lock=True)
+            hotline = service.hotline_by_number(session, params.get("To", ""))
+            if call is not None:
+                seconds = params.get("RecordingDuration", "")
+                service.record_voicemail(
+                    session,
+                    call=call,
+                    cipher=app.state.cipher,
+                    recording_sid=params.get("RecordingSid"),
+                    recording_url=params.get("RecordingUrl"),
+                    seconds=int(seconds) if seconds.isdigit() else None,
+                )
+            return twiml.voicemail_done(str(hotline.language) if hotline else "en")
+
+    try:
+        return _xml(await _within_budget(request, work))
+    except Exception as exc:
+        _degraded(request, "voicemail", exc)
+        return _xml(twiml.voicemail_done(_language(request, params)))
+
+
+@router.post("/status")
+async def status(request: Request) -> Response:
+    """Call status callbacks: late or repeated ones never move a call backwards."""
+    params = await _verified(request)
+    if params is None:
+        return _forbidden()
+    app: FastAPI = request.app
+
+    def work() -> str:
+        now = app.state.clock.now()
+        with app.state.unit_of_work() as session:
+            call = service.call_by_sid(session, params.get("CallSid", ""), lock=True)
+            if call is None:
+                return twiml.finished()
+            ended = service.update_status(
+                session, now=now, call=call, status=params.get("CallStatus", "")
+            )
+            if ended and call.accepted_rung is None:
+                hotline = service.hotline_by_number(session, params.get("To", ""))
+                if hotline is not None:
+                    service.open_callback_task(session, now=now, call=call, hotline=hotline)
+        return twiml.finished()
+
+    try:
+        return _xml(await _within_budget(request, work))
+    except Exception as exc:
+        _degraded(request, "status", exc)
+        return _xml(twiml.finished())
+
+
+def _safe(render: Callable[[], str]) -> str:
+    """Render, or at worst ring the settings' last-resort numbers: never an empty answer."""
+    try:
+        return render()
+    except Exception as exc:
+        log.critical("voice fallback rendering failed", extra={"error_type": type(exc).__name__})
+        return _last_words()
+
+
+_LAST_RESORT: list[str] = []
+
+
+def _last_words() -> str:
+    return twiml.static_fallback(_LAST_RESORT, caller_id=None, language="en")
+
+
+def install(app: FastAPI, *, validator: RequestValidator | None, roster: RosterCache) -> None:
+    """Give the app the state the voice routes need."""
+    app.state.voice = VoiceState(validator, roster)
+    _LAST_RESORT[:] = list(roster.last_resort)
+
+
+def counters(app: FastAPI) -> dict[str, Any]:
+    return dict(_state(app).counters)
