@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 import typer
 from sqlmodel import Session, select
 
-from core import audit, users
+from core import audit, domains, users
 from core.audit import Actor
 from core.clock import SystemClock
 from core.config import ConfigurationError, Settings, get_settings
@@ -51,6 +51,9 @@ for sub, name in (
     (audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
+
+for domain_name, domain_app in domains.cli_apps():
+    app.add_typer(domain_app, name=domain_name)
 
 CLI_ACTOR = Actor.system("cli")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+import typer
 from fastapi import APIRouter, FastAPI
 
 INSTALLED_DOMAINS: tuple[str, ...] = ("hotline",)
@@ -30,6 +31,18 @@ def hooks(name: str) -> list[Callable[[FastAPI], None]]:
         hook = getattr(importlib.import_module(f"{package}.router"), name, None)
         if hook is not None:
             found.append(hook)
+    return found
+
+
+def cli_apps() -> list[tuple[str, typer.Typer]]:
+    """Each installed domain's command group (`<pkg>.cli.app`), named after the package."""
+    found: list[tuple[str, typer.Typer]] = []
+    for package in INSTALLED_DOMAINS:
+        try:
+            module = importlib.import_module(f"{package}.cli")
+        except ModuleNotFoundError:
+            continue
+        found.append((package, module.app))
     return found
 
 

@@ -1,5 +1,6 @@
 """Hotlines, duty phones, the duty rota, calls with their escalation rungs, callback tasks."""
 
+import itertools
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -113,7 +114,7 @@ def check_office_hours(value: dict[str, list[str]]) -> dict[str, list[str]]:
                 raise ValueError("office_hours: a range must end after it starts")
             spans.append((begin, finish))
         spans.sort()
-        if any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)):
+        if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
             raise ValueError(f"office_hours: ranges overlap on {day}")
         clean[day] = [f"{b // 60:02d}:{b % 60:02d}-{e // 60:02d}:{e % 60:02d}" for b, e in spans]
     return clean

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -50,9 +51,9 @@ def hotline_by_number(session: Session, number: str) -> Hotline | None:
 
 def calendar_for(session: Session, hotline: Hotline, around: datetime) -> Calendar:
     """The hotline's calendar with the closures near `around` (a day either side)."""
-    day = around.date()
+    day = around.astimezone(ZoneInfo(hotline.time_zone)).date()
     closures = session.exec(
-        select(HotlineClosure.day).where(
+        select(col(HotlineClosure.day)).where(
             HotlineClosure.hotline_id == hotline.id,
             col(HotlineClosure.day) >= day - timedelta(days=1),
             col(HotlineClosure.day) <= day + timedelta(days=1),

@@ -95,7 +95,7 @@ def _dial_response(leg: Leg, *, base_url: str, caller_id: str) -> str:
 
 
 def screen(language: str, *, base_url: str, query: dict[str, object]) -> str:
-    """Played to the counselor who picked up: press 1 or the leg hangs up (voicemail never counts)."""
+    """Played to whoever picked up: press 1, or the leg hangs up (a voicemail never counts)."""
     words = prompts_for(language)
     response = VoiceResponse()
     gather = Gather(

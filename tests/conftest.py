@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -82,6 +83,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "twilio_auth_token": TWILIO_AUTH_TOKEN,
         "twilio_account_sid": "AC" + "0" * 32,
         "background_jobs": False,
+        "roster_cache_path": os.path.join(
+            tempfile.gettempdir(), f"sigurna-roster-{os.getpid()}.json"
+        ),
     }
     values.update(overrides)
     return Settings.model_validate(values)
