@@ -52,8 +52,8 @@ def _shift(start: datetime, end: datetime) -> Shift:
         hotline_id=uuid.uuid4(),
         starts_at=start,
         ends_at=end,
-        primary_user_id=PRIMARY.user_id,
-        backup_user_id=BACKUP.user_id,
+        primary_user_id=PRIMARY_ID,
+        backup_user_id=BACKUP_ID,
         created_at=start,
     )
 
