@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -42,13 +43,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for hook in domains.hooks("on_startup"):
-            hook(app)
+        scheduler = _start_jobs(app) if settings.background_jobs else None
         try:
             yield
         finally:
-            for hook in domains.hooks("on_shutdown"):
-                hook(app)
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             if owns_engine:
                 app.state.engine.dispose()
 
@@ -83,6 +83,17 @@ def create_app(
             "routes without exactly one access policy: " + "; ".join(problems)
         )
     return app
+
+
+def _start_jobs(app: FastAPI) -> BackgroundScheduler:
+    """Periodic work of the installed domains, in this process (each job is idempotent)."""
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    for schedule in domains.job_schedulers():
+        schedule(app, scheduler)
+    scheduler.start()
+    return scheduler
 
 
 def build_app() -> FastAPI:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,10 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# How jobs and webhooks open a transaction: `with unit_of_work() as session: ...`.
+UnitOfWork = Callable[[], AbstractContextManager[Session]]
 
 
 @contextmanager

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from fastapi import APIRouter, FastAPI
 
-INSTALLED_DOMAINS: tuple[str, ...] = ("hotline",)
+INSTALLED_DOMAINS: tuple[str, ...] = ("notifications", "hotline")
 
 
 def import_models() -> None:
@@ -29,6 +30,16 @@ def hooks(name: str) -> list[Callable[[FastAPI], None]]:
     found: list[Callable[[FastAPI], None]] = []
     for package in INSTALLED_DOMAINS:
         hook = getattr(importlib.import_module(f"{package}.router"), name, None)
+        if hook is not None:
+            found.append(hook)
+    return found
+
+
+def job_schedulers() -> list[Callable[[FastAPI, Any], None]]:
+    """Each installed domain's `schedule(app, scheduler)`, which adds its periodic jobs."""
+    found: list[Callable[[FastAPI, Any], None]] = []
+    for package in INSTALLED_DOMAINS:
+        hook = getattr(importlib.import_module(f"{package}.router"), "schedule", None)
         if hook is not None:
             found.append(hook)
     return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 from twilio.request_validator import RequestValidator
 
@@ -22,27 +24,13 @@ def configure(app: FastAPI) -> None:
     webhooks.install(app, validator=validator, roster=make_cache(settings))
 
 
-def on_startup(app: FastAPI) -> None:
-    if not app.state.settings.background_jobs:
-        return
-    from apscheduler.schedulers.background import BackgroundScheduler
-
+def schedule(app: FastAPI, scheduler: Any) -> None:
+    """Keep the fallback roster fresh (now, then every minute)."""
     jobs.refresh_roster_safely(app)
-    scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         jobs.refresh_roster_safely,
         "interval",
         args=[app],
         seconds=app.state.settings.roster_refresh_seconds,
-        id="roster",
-        coalesce=True,
-        max_instances=1,
+        id="hotline.roster",
     )
-    scheduler.start()
-    app.state.hotline_scheduler = scheduler
-
-
-def on_shutdown(app: FastAPI) -> None:
-    scheduler = getattr(app.state, "hotline_scheduler", None)
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)

@@ -25,6 +25,7 @@ from hotline.models import (
 from hotline.phones import last_two
 from hotline.rota import on_duty
 from hotline.routing import Calendar, Person, Rung, Timeouts, office_is_open, plan_ladder
+from notifications.service import enqueue_sms
 
 CALLER_CONTEXT = "hotline_call.caller"
 RECORDING_CONTEXT = "hotline_call.recording"
@@ -268,7 +269,7 @@ def update_status(session: Session, *, now: datetime, call: Call, status: str) -
 
 
 def open_callback_task(
-    session: Session, *, now: datetime, call: Call, hotline: Hotline
+    session: Session, *, now: datetime, settings: Settings, call: Call, hotline: Hotline
 ) -> CallbackTask | None:
     """A call that ended without an accepted counselor gets one callback task."""
     if call.accepted_rung is not None:
@@ -288,7 +289,35 @@ def open_callback_task(
     )
     session.add(task)
     session.flush()
+    _alert_duty_team(session, now=now, settings=settings, hotline=hotline, task=task)
     return task
+
+
+def duty_team_numbers(session: Session, *, hotline: Hotline, at: datetime) -> list[str]:
+    """Who hears about a missed call: the on-duty primary and backup, else the supervisors."""
+    duty = on_duty(session, hotline_id=hotline.id, at=at)
+    phones = _verified_phones(session, [u for u in (duty.primary, duty.backup) if u])
+    numbers = [phones[u] for u in (duty.primary, duty.backup) if u in phones]
+    if not numbers:
+        numbers = [p.number for p in supervisors_of(session, hotline.organisation_id)]
+    return list(dict.fromkeys(numbers))
+
+
+def _alert_duty_team(
+    session: Session, *, now: datetime, settings: Settings, hotline: Hotline, task: CallbackTask
+) -> None:
+    # The text names nobody and no number: phones get lost and lock screens get read.
+    body = f"Missed SOS call, callback task {task.short_ref}"
+    for number in duty_team_numbers(session, hotline=hotline, at=now):
+        enqueue_sms(
+            session,
+            now=now,
+            organisation_id=hotline.organisation_id,
+            to=number,
+            sender=settings.twilio_sms_from or hotline.twilio_number,
+            body=body,
+            idempotency_key=f"missed-call:{task.id}:{number}",
+        )
 
 
 def reveal_caller(cipher: FieldCipher, call: Call) -> str | None:

@@ -368,7 +368,9 @@ async def status(request: Request) -> Response:
             if ended and call.accepted_rung is None:
                 hotline = service.hotline_by_number(session, params.get("To", ""))
                 if hotline is not None:
-                    service.open_callback_task(session, now=now, call=call, hotline=hotline)
+                    service.open_callback_task(
+                        session, now=now, settings=app.state.settings, call=call, hotline=hotline
+                    )
         return twiml.finished()
 
     try:

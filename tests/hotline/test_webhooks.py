@@ -10,6 +10,7 @@ from sqlmodel import Session, col, func, select
 from core.clock import FrozenClock
 from hotline.models import Call, CallbackTask, CallMode, CallRung, CallStatus, SafeToCallBack
 from hotline.service import reveal_caller
+from notifications.models import OutboxMessage
 from tests.conftest import World
 from tests.hotline.conftest import (
     BACKUP_PHONE,
@@ -276,6 +277,13 @@ def test_nobody_answers_voicemail_then_a_callback_task(
     assert task.assigned_user_id == line.primary.id
     assert task.safe_to_call_back == SafeToCallBack.UNKNOWN
     assert len(task.short_ref) == 6
+    # The duty team is told, once each, with nothing about the caller.
+    messages = db.exec(select(OutboxMessage).order_by(col(OutboxMessage.recipient))).all()
+    text = f"Missed SOS call, callback task {task.short_ref}"
+    assert [(m.recipient, m.sender, m.body) for m in messages] == sorted(
+        [(PRIMARY_PHONE, HOTLINE_NUMBER, text), (BACKUP_PHONE, HOTLINE_NUMBER, text)]
+    )
+    assert all(CALLER[-6:] not in m.body for m in messages)
 
 
 def test_an_unknown_number_or_a_broken_database_still_reaches_a_human(

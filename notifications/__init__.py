@@ -1,0 +1,1 @@
+"""Notifications: a transactional outbox and the channels that deliver it."""
