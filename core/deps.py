@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from core.clock import Clock
 from core.config import Settings
+from core.crypto import FieldCipher
 from core.logs import current_request_id
 
 
@@ -35,6 +36,11 @@ def get_hasher(request: Request) -> PasswordHash:
     return hasher
 
 
+def get_cipher(request: Request) -> FieldCipher:
+    cipher: FieldCipher = request.app.state.cipher
+    return cipher
+
+
 def get_request_id() -> str | None:
     return current_request_id()
 
@@ -46,3 +52,4 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 HasherDep = Annotated[PasswordHash, Depends(get_hasher)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]
+CipherDep = Annotated[FieldCipher, Depends(get_cipher)]

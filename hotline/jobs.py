@@ -1,10 +1,18 @@
-"""Periodic hotline work: keep the fallback roster fresh."""
+"""Periodic hotline work: keep the fallback roster fresh; delete callers' data when due."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
+from sqlmodel import col, select
+
+from core import audit
+from core.audit import Actor
+from core.db import UnitOfWork
+from hotline.models import Call
+from hotline.recordings import RecordingStore
 
 log = logging.getLogger("sigurna.hotline.jobs")
 
@@ -23,3 +31,66 @@ def refresh_roster_safely(app: FastAPI) -> None:
         refresh_roster(app)
     except Exception as exc:  # the last good roster stays in memory and on disk
         log.warning("roster refresh failed", extra={"error_type": type(exc).__name__})
+
+
+def purge_caller_data(
+    unit_of_work: UnitOfWork,
+    *,
+    now: datetime,
+    retention_days: int,
+    recordings: RecordingStore,
+    batch: int = 200,
+) -> int:
+    """Delete callers' numbers and voicemails older than the retention period; returns how many.
+
+    A call is marked purged only once Twilio has deleted its recording, so a failure is retried
+    on the next run and nothing is left behind.
+    """
+    cutoff = now - timedelta(days=retention_days)
+    with unit_of_work() as session:
+        due = session.exec(
+            select(Call.id, Call.recording_sid)
+            .where(col(Call.started_at) < cutoff, col(Call.personal_data_purged_at).is_(None))
+            .order_by(col(Call.started_at))
+            .limit(batch)
+        ).all()
+    purged = 0
+    for call_id, recording_sid in due:
+        if recording_sid:
+            try:
+                recordings.delete(recording_sid)
+            except Exception as exc:
+                log.warning("recording not deleted yet", extra={"error_type": type(exc).__name__})
+                continue
+        with unit_of_work() as session:
+            call = session.get(Call, call_id)
+            if call is None or call.personal_data_purged_at is not None:
+                continue
+            call.caller_key_id = call.caller_sealed = call.caller_hash = call.caller_last2 = None
+            call.recording_key_id = call.recording_sealed = call.recording_sid = None
+            call.personal_data_purged_at = now
+            session.add(call)
+            purged += 1
+    if purged:
+        with unit_of_work() as session:
+            audit.record(
+                session,
+                now=now,
+                actor=Actor.system("retention"),
+                action="hotline.caller_data_purged",
+                subject_type="call",
+                reason=f"{purged} call(s) older than {retention_days} days",
+            )
+    return purged
+
+
+def purge_safely(app: FastAPI) -> None:
+    try:
+        purge_caller_data(
+            app.state.unit_of_work,
+            now=app.state.clock.now(),
+            retention_days=app.state.settings.caller_retention_days,
+            recordings=app.state.recordings,
+        )
+    except Exception as exc:
+        log.warning("caller data purge failed", extra={"error_type": type(exc).__name__})

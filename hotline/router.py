@@ -7,12 +7,14 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from twilio.request_validator import RequestValidator
 
-from hotline import api, jobs, webhooks
+from hotline import api, calls_api, jobs, webhooks
+from hotline.recordings import TwilioRecordings
 from hotline.roster import make_cache
 
 router = APIRouter()
 router.include_router(webhooks.router)
 router.include_router(api.router)
+router.include_router(calls_api.router)
 
 
 def configure(app: FastAPI) -> None:
@@ -22,10 +24,11 @@ def configure(app: FastAPI) -> None:
     # Without a token every Twilio request is refused: the check is never switched off.
     validator = RequestValidator(token) if token else None
     webhooks.install(app, validator=validator, roster=make_cache(settings))
+    app.state.recordings = TwilioRecordings(settings)
 
 
 def schedule(app: FastAPI, scheduler: Any) -> None:
-    """Keep the fallback roster fresh (now, then every minute)."""
+    """Keep the fallback roster fresh (now, then every minute); purge callers' data hourly."""
     jobs.refresh_roster_safely(app)
     scheduler.add_job(
         jobs.refresh_roster_safely,
@@ -34,3 +37,4 @@ def schedule(app: FastAPI, scheduler: Any) -> None:
         seconds=app.state.settings.roster_refresh_seconds,
         id="hotline.roster",
     )
+    scheduler.add_job(jobs.purge_safely, "interval", args=[app], hours=1, id="hotline.purge")

@@ -320,6 +320,14 @@ def _alert_duty_team(
         )
 
 
+def reveal_recording(cipher: FieldCipher, call: Call) -> str | None:
+    if call.recording_sealed is None or call.recording_key_id is None:
+        return None
+    return cipher.open(
+        Sealed(call.recording_key_id, call.recording_sealed), context=RECORDING_CONTEXT
+    )
+
+
 def reveal_caller(cipher: FieldCipher, call: Call) -> str | None:
     if call.caller_sealed is None or call.caller_key_id is None:
         return None

@@ -29,7 +29,7 @@ from core.audit import Actor
 from core.auth import SESSION_COOKIE, new_secret, token_digest
 from core.clock import FrozenClock
 from core.config import Mode, Settings
-from core.db import create_db_engine, upgrade
+from core.db import UnitOfWork, create_db_engine, upgrade
 from core.models import (
     AuthSession,
     Organisation,
@@ -185,22 +185,27 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine, db: Session, clock: FrozenClock) -> FastAPI:
-    app = create_app(settings, engine=engine, clock=clock)
+def uow(db: Session) -> UnitOfWork:
+    """The contract of core.db.unit_of_work, on a savepoint of the test's transaction: a unit
+    that fails undoes its own writes and nothing the test set up before it."""
 
     @contextmanager
     def test_unit_of_work() -> Iterator[Session]:
-        # The contract of core.db.unit_of_work, on a savepoint of the test's transaction: a
-        # request that fails undoes its own writes and nothing the test set up before it.
-        request_transaction = db.begin_nested()
+        savepoint = db.begin_nested()
         try:
             yield db
-            request_transaction.commit()
+            savepoint.commit()
         except BaseException:
-            request_transaction.rollback()
+            savepoint.rollback()
             raise
 
-    app.state.unit_of_work = test_unit_of_work
+    return test_unit_of_work
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, uow: UnitOfWork, clock: FrozenClock) -> FastAPI:
+    app = create_app(settings, engine=engine, clock=clock)
+    app.state.unit_of_work = uow
     return app
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from core.clock import FrozenClock
 from core.config import Settings
+from core.db import UnitOfWork
 from notifications.channels import TwilioSms
 from notifications.models import DeliveryState, OutboxMessage
 from notifications.service import MAX_ATTEMPTS, backoff, deliver_due, enqueue_sms
@@ -17,20 +16,6 @@ from tests.fakes import FakeTwilioHttp
 
 NUMBER = "+38267000001"
 SENDER = "+38220200100"
-
-
-def _uow(db: Session):  # type: ignore[no-untyped-def]
-    @contextmanager
-    def unit() -> Iterator[Session]:
-        nested = db.begin_nested()
-        try:
-            yield db
-            nested.commit()
-        except BaseException:
-            nested.rollback()
-            raise
-
-    return unit
 
 
 def _enqueue(db: Session, clock: FrozenClock, key: str = "k-1") -> OutboxMessage:
@@ -53,13 +38,13 @@ def test_a_message_is_enqueued_once_per_key(db: Session, clock: FrozenClock) -> 
 
 
 def test_delivery_sends_through_twilio_once(
-    db: Session, clock: FrozenClock, settings: Settings
+    db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork
 ) -> None:
     _enqueue(db, clock)
     http = FakeTwilioHttp()
     sms = TwilioSms(settings, http_client=http)
-    assert deliver_due(_uow(db), now=clock.now(), sms=sms) == 1
-    assert deliver_due(_uow(db), now=clock.now() + timedelta(hours=1), sms=sms) == 0
+    assert deliver_due(uow, now=clock.now(), sms=sms) == 1
+    assert deliver_due(uow, now=clock.now() + timedelta(hours=1), sms=sms) == 0
     assert len(http.requests) == 1
     request = http.requests[0]
     assert request.method == "POST"
@@ -77,14 +62,14 @@ def test_delivery_sends_through_twilio_once(
 
 
 def test_failures_back_off_then_dead_letter(
-    db: Session, clock: FrozenClock, settings: Settings
+    db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork
 ) -> None:
     _enqueue(db, clock)
     http = FakeTwilioHttp(statuses=[503] * MAX_ATTEMPTS)
     sms = TwilioSms(settings, http_client=http)
     now = clock.now()
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        assert deliver_due(_uow(db), now=now, sms=sms) == 0
+        assert deliver_due(uow, now=now, sms=sms) == 0
         message = db.exec(select(OutboxMessage)).one()
         db.refresh(message)
         assert message.attempts == attempt
@@ -93,8 +78,7 @@ def test_failures_back_off_then_dead_letter(
             assert message.next_attempt_at == now + backoff(attempt)
             # Not due yet: nothing is sent early.
             assert (
-                deliver_due(_uow(db), now=message.next_attempt_at - timedelta(seconds=1), sms=sms)
-                == 0
+                deliver_due(uow, now=message.next_attempt_at - timedelta(seconds=1), sms=sms) == 0
             )
             now = message.next_attempt_at
     assert message.state == DeliveryState.DEAD
@@ -112,11 +96,11 @@ def test_failures_back_off_then_dead_letter(
 
 
 def test_a_refusal_that_cannot_succeed_is_dead_at_once(
-    db: Session, clock: FrozenClock, settings: Settings
+    db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork
 ) -> None:
     _enqueue(db, clock)
     sms = TwilioSms(settings, http_client=FakeTwilioHttp(statuses=[400]))
-    deliver_due(_uow(db), now=clock.now(), sms=sms)
+    deliver_due(uow, now=clock.now(), sms=sms)
     message = db.exec(select(OutboxMessage)).one()
     assert message.state == DeliveryState.DEAD
     assert message.attempts == 1
