@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_auth",)
+BENCHMARKS = ("bench.core_auth", "bench.hotline_voice")
 
 
 def main(argv: list[str]) -> int:

@@ -130,7 +130,7 @@ def allow(policy: Policy) -> Any:
 PUBLIC = Policy(scope=Scope.PUBLIC)
 
 
-def _public() -> None:
+async def _public() -> None:
     """Anyone may call the route; it must protect itself some other way if it needs to."""
 
 
@@ -142,7 +142,7 @@ Public = Depends(_public)
 SIGNED = Policy(scope=Scope.SIGNED)
 
 
-def _signed() -> None:
+async def _signed() -> None:
     """The route verifies a request signature itself (e.g. Twilio's) and refuses without it."""
 
 

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: Annotated[int, Field(ge=1, le=60)] = 5
     db_statement_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 10_000
     db_lock_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
-    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 10
+    db_pool_size: Annotated[int, Field(ge=1, le=100)] = 20
     sqlite_busy_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
 
     session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # Dialled, in order, when nothing else is known (database down and no cached roster).
     hotline_last_resort_numbers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     voice_db_budget_ms: Annotated[int, Field(ge=100, le=10_000)] = 1000
+    # Threads the voice webhooks may hold on the database at once (fewer than the pool).
+    voice_db_threads: Annotated[int, Field(ge=1, le=64)] = 8
     roster_refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     roster_cache_path: Path = Path("var/roster-cache.json")
     caller_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90

@@ -108,7 +108,7 @@ def create_db_engine(settings: Settings, **overrides: Any) -> Engine:
         },
         "pool_pre_ping": True,
         "pool_size": settings.db_pool_size,
-        "max_overflow": settings.db_pool_size,
+        "max_overflow": settings.db_pool_size // 2,
         "pool_timeout": settings.db_connect_timeout_seconds,
     }
     params.update(overrides)

@@ -38,3 +38,8 @@ def schedule(app: FastAPI, scheduler: Any) -> None:
         id="hotline.roster",
     )
     scheduler.add_job(jobs.purge_safely, "interval", args=[app], hours=1, id="hotline.purge")
+
+
+def on_shutdown(app: FastAPI) -> None:
+    """Write the calls already handed over, then stop the writer thread."""
+    app.state.call_writer.close()

@@ -5,9 +5,13 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, col, select
 
 from core.config import Settings
 from core.crypto import FieldCipher, Sealed
@@ -30,6 +34,28 @@ from notifications.service import enqueue_sms
 CALLER_CONTEXT = "hotline_call.caller"
 RECORDING_CONTEXT = "hotline_call.recording"
 CALLBACK_DUE = timedelta(minutes=15)
+CALL_TABLE = SQLModel.metadata.tables[Call.__tablename__]
+_CALL_COLUMNS = (
+    "id",
+    "hotline_id",
+    "call_sid",
+    "started_at",
+    "mode",
+    "status",
+    "plan",
+    "caller_key_id",
+    "caller_sealed",
+    "caller_hash",
+    "caller_last2",
+)
+# INSERT ... ON CONFLICT (call_sid) DO NOTHING RETURNING call_sid; [True] is PostgreSQL.
+_INSERT_CALL = {
+    is_postgres: (postgresql_insert if is_postgres else sqlite_insert)(CALL_TABLE)
+    .values({name: sa.bindparam(name) for name in _CALL_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["call_sid"])
+    .returning(CALL_TABLE.c.call_sid)
+    for is_postgres in (False, True)
+}
 
 # Twilio's call statuses, in the order a call moves through them; later ones never go back.
 _STATUS_RANK = {
@@ -141,38 +167,63 @@ def call_by_sid(session: Session, call_sid: str, *, lock: bool = False) -> Call 
     return session.exec(query).first()
 
 
-def start_call(
-    session: Session,
+def new_call_row(
     *,
     now: datetime,
-    settings: Settings,
     cipher: FieldCipher,
-    hotline: Hotline,
+    hotline_id: uuid.UUID,
+    mode: CallMode,
+    plan: tuple[Rung, ...],
     call_sid: str,
     caller_number: str | None,
-) -> Call:
-    """Record a new call with its ladder; the same CallSid returns the call already recorded."""
-    existing = call_by_sid(session, call_sid)
-    if existing is not None:
-        return existing
-    mode, plan = ladder_for(session, settings=settings, hotline=hotline, at=now)
-    call = Call(
-        hotline_id=hotline.id,
-        call_sid=call_sid,
-        started_at=now,
-        mode=mode,
-        status=CallStatus.RINGING,
-        plan=[rung.to_json() for rung in plan],
-    )
+) -> dict[str, object]:
+    """The row of a new call, its caller's number sealed."""
+    row: dict[str, object] = {
+        "id": uuid.uuid4(),
+        "hotline_id": hotline_id,
+        "call_sid": call_sid,
+        "started_at": now,
+        "mode": mode,
+        "status": CallStatus.RINGING,
+        "plan": [rung.to_json() for rung in plan],
+        "caller_key_id": None,
+        "caller_sealed": None,
+        "caller_hash": None,
+        "caller_last2": None,
+    }
     if caller_number:
         sealed = cipher.seal(caller_number, context=CALLER_CONTEXT)
-        call.caller_key_id = sealed.key_id
-        call.caller_sealed = sealed.blob
-        call.caller_hash = cipher.keyed_hash(caller_number, purpose="caller")
-        call.caller_last2 = last_two(caller_number)
-    session.add(call)
-    session.flush()
-    return call
+        row.update(
+            caller_key_id=sealed.key_id,
+            caller_sealed=sealed.blob,
+            caller_hash=cipher.keyed_hash(caller_number, purpose="caller"),
+            caller_last2=last_two(caller_number),
+        )
+    return row
+
+
+def record_calls(session: Session, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Insert new calls in one statement; a CallSid seen before keeps its first plan.
+
+    Returns each CallSid's plan (the one stored first), so that every callback about a call
+    follows the same decision.
+    """
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(str(row["call_sid"]), row)
+    connection = session.connection()
+    statement = _INSERT_CALL[connection.dialect.name == "postgresql"]
+    inserted = {r[0] for r in connection.execute(statement, list(first.values())).all()}
+    plans = {sid: row["plan"] for sid, row in first.items() if sid in inserted}
+    missing = [sid for sid in first if sid not in inserted]
+    if missing:
+        for sid, plan in connection.execute(
+            sa.select(CALL_TABLE.c.call_sid, CALL_TABLE.c.plan).where(
+                CALL_TABLE.c.call_sid.in_(missing)
+            )
+        ).all():
+            plans[sid] = plan
+    return plans
 
 
 def plan_of(call: Call) -> tuple[Rung, ...]:
@@ -200,13 +251,26 @@ def rung_ended(
     ).first()
     if rung is None and 0 <= index < len(call.plan):
         rung = CallRung(
-            call_id=call.id, index=index, kind=plan_of(call)[index].kind, started_at=now
+            call_id=call.id,
+            index=index,
+            kind=plan_of(call)[index].kind,
+            started_at=_rung_start(session, call, index),
         )
     if rung is not None and rung.ended_at is None:
         rung.ended_at = now
         rung.dial_status = (dial_status or "unknown")[:20]
         session.add(rung)
         session.flush()
+
+
+def _rung_start(session: Session, call: Call, index: int) -> datetime:
+    """When rung `index` began: when the one before it ended, or when the call came in."""
+    if index == 0:
+        return call.started_at
+    before = session.exec(
+        select(CallRung.ended_at).where(CallRung.call_id == call.id, CallRung.index == index - 1)
+    ).first()
+    return before or call.started_at
 
 
 def accept(session: Session, *, now: datetime, call: Call, index: int, number: str | None) -> bool:
@@ -263,6 +327,19 @@ def update_status(session: Session, *, now: datetime, call: Call, status: str) -
     if ended:
         call.ended_at = now
         call.status = CallStatus.ENDED
+        tried = session.exec(select(CallRung.id).where(CallRung.call_id == call.id)).first()
+        if call.plan and tried is None:
+            # The caller hung up while the first rung rang: the log still shows it was tried.
+            session.add(
+                CallRung(
+                    call_id=call.id,
+                    index=0,
+                    kind=plan_of(call)[0].kind,
+                    started_at=call.started_at,
+                    ended_at=now,
+                    dial_status="caller-hung-up",
+                )
+            )
     session.add(call)
     session.flush()
     return ended

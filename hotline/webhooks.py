@@ -7,7 +7,6 @@ import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import anyio
 from anyio import to_thread
@@ -16,12 +15,13 @@ from fastapi.responses import JSONResponse
 from twilio.request_validator import RequestValidator
 
 from core.access import Signed
-from core.crypto import FieldCipher
 from core.errors import error_body
 from hotline import service, twiml
+from hotline.call_writer import CallWriter
+from hotline.ladders import Ladder, LadderCache
 from hotline.models import CallStatus
 from hotline.roster import RosterCache
-from hotline.routing import DialRung, Voicemail, first_step, next_step
+from hotline.routing import DialRung, Rung, Voicemail, first_step, next_step
 from hotline.service import TERMINAL_STATUSES, plan_of
 
 log = logging.getLogger("sigurna.hotline.voice")
@@ -36,13 +36,15 @@ class UnknownHotline(LookupError):
 class VoiceState:
     """What the voice routes keep in the process: counters and acceptances seen while degraded."""
 
-    def __init__(self, validator: RequestValidator | None, roster: RosterCache) -> None:
+    def __init__(
+        self, validator: RequestValidator | None, roster: RosterCache, *, threads: int
+    ) -> None:
         self.validator = validator
         self.roster = roster
         self.counters: Counter[str] = Counter()
         self._accepted: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
-        self.limiter = anyio.CapacityLimiter(20)
+        self.limiter = anyio.CapacityLimiter(threads)
 
     def count(self, name: str) -> int:
         with self._lock:
@@ -182,40 +184,51 @@ async def voice(request: Request) -> Response:
         return _forbidden()
     app: FastAPI = request.app
 
-    def work() -> str:
+    async def decide() -> str:
         settings = app.state.settings
-        cipher: FieldCipher = app.state.cipher
         now = app.state.clock.now()
-        with app.state.unit_of_work() as session:
-            hotline = service.hotline_by_number(session, params.get("To", ""))
-            if hotline is None:
-                raise UnknownHotline
-            call = service.start_call(
-                session,
-                now=now,
-                settings=settings,
-                cipher=cipher,
-                hotline=hotline,
-                call_sid=params.get("CallSid", ""),
-                caller_number=params.get("From") or None,
+        number = params.get("To", "")
+        ladder = app.state.ladders.peek(number, now)
+        if ladder is None:  # not cached, or stale: read the rota (in a thread, on budget)
+
+            def load() -> Ladder | None:
+                with app.state.unit_of_work() as session:
+                    found: Ladder | None = app.state.ladders.get(
+                        session, settings=settings, number=number, now=now
+                    )
+                    return found
+
+            ladder = await to_thread.run_sync(
+                load, abandon_on_cancel=True, limiter=_state(app).limiter
             )
-            step = first_step(plan_of(call))
-            base = str(settings.public_base_url)
-            if isinstance(step, DialRung):
-                service.rung_started(session, now=now, call=call, index=step.index)
-                return twiml.dial(
-                    step.rung,
-                    index=step.index,
-                    base_url=base,
-                    caller_id=hotline.twilio_number,
-                    language=str(hotline.language),
-                )
-            call.status = CallStatus.VOICEMAIL
-            session.add(call)
-            return twiml.voicemail(str(hotline.language), base_url=base)
+        if ladder is None:
+            raise UnknownHotline
+        row = service.new_call_row(
+            now=now,
+            cipher=app.state.cipher,
+            hotline_id=ladder.hotline_id,
+            mode=ladder.mode,
+            plan=ladder.plan,
+            call_sid=params.get("CallSid", ""),
+            caller_number=params.get("From") or None,
+        )
+        plan = tuple(Rung.from_json(r) for r in await app.state.call_writer.record(row))
+        step = first_step(plan)
+        base = str(settings.public_base_url)
+        if isinstance(step, DialRung):
+            return twiml.dial(
+                step.rung,
+                index=step.index,
+                base_url=base,
+                caller_id=ladder.twilio_number,
+                language=ladder.language,
+            )
+        # The ladder is empty (nobody on duty, no last resort): the caller can leave a message.
+        return twiml.voicemail(ladder.language, base_url=base)
 
     try:
-        return _xml(await _within_budget(request, work))
+        with anyio.fail_after(app.state.settings.voice_db_budget_ms / 1000):
+            return _xml(await decide())
     except Exception as exc:
         _degraded(request, "voice", exc)
         return _xml(_safe(lambda: _fallback_step(request, params, after_rung=None)))
@@ -398,9 +411,7 @@ def _last_words() -> str:
 
 def install(app: FastAPI, *, validator: RequestValidator | None, roster: RosterCache) -> None:
     """Give the app the state the voice routes need."""
-    app.state.voice = VoiceState(validator, roster)
+    app.state.voice = VoiceState(validator, roster, threads=app.state.settings.voice_db_threads)
+    app.state.ladders = LadderCache()
+    app.state.call_writer = CallWriter(lambda: app.state.unit_of_work())
     _LAST_RESORT[:] = list(roster.last_resort)
-
-
-def counters(app: FastAPI) -> dict[str, Any]:
-    return dict(_state(app).counters)

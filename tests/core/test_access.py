@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -15,6 +16,7 @@ from core.access import Public, served_routes, undeclared_routes
 from core.app import UndeclaredRouteError, create_app
 from core.auth import TOKEN_PREFIX, new_secret, token_digest
 from core.models import ApiToken, OrganisationKind, Role
+from hotline.models import Call, CallbackTask, CallMode, CallStatus, Hotline, HotlineClosure, Shift
 from tests.conftest import World, act_as, make_settings
 
 # What each route must allow, stated independently of the code's policies.
@@ -23,6 +25,9 @@ from tests.conftest import World, act_as, make_settings
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 OVERSIGHT = frozenset({Role.ADMIN, Role.SUPERVISOR})
+HOTLINE_READERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.COUNSELOR})
+DUTY_STAFF = frozenset({Role.SUPERVISOR, Role.COUNSELOR})
+HOTLINE = "/organisations/{org_id}/hotlines/{hotline_id}"
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,37 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/hotline/voice/screen-result"): Expect("signed"),
     ("POST", "/hotline/voice/voicemail"): Expect("signed"),
     ("POST", "/hotline/voice/status"): Expect("signed"),
+    # The hotline's staff API.
+    ("GET", "/organisations/{org_id}/hotlines"): Expect("org", HOTLINE_READERS),
+    ("POST", "/organisations/{org_id}/hotlines"): Expect("org", OVERSIGHT),
+    ("GET", HOTLINE): Expect("org", HOTLINE_READERS),
+    ("PATCH", HOTLINE): Expect("org", OVERSIGHT),
+    ("GET", HOTLINE + "/closures"): Expect("org", OVERSIGHT),
+    ("POST", HOTLINE + "/closures"): Expect("org", OVERSIGHT),
+    ("DELETE", HOTLINE + "/closures/{closure_id}"): Expect("org", OVERSIGHT),
+    ("GET", HOTLINE + "/shifts"): Expect("org", HOTLINE_READERS),
+    ("POST", HOTLINE + "/shifts"): Expect("org", OVERSIGHT),
+    ("DELETE", HOTLINE + "/shifts/{shift_id}"): Expect("org", OVERSIGHT),
+    ("POST", HOTLINE + "/shifts/{shift_id}/overrides"): Expect("org", OVERSIGHT),
+    ("POST", HOTLINE + "/shifts/{shift_id}/swap"): Expect("org", OVERSIGHT),
+    ("GET", HOTLINE + "/on-duty"): Expect("org", HOTLINE_READERS),
+    ("GET", HOTLINE + "/gaps"): Expect("org", OVERSIGHT),
+    ("POST", HOTLINE + "/calendar-feeds"): Expect("org", OVERSIGHT),
+    ("GET", "/organisations/{org_id}/duty-phones"): Expect("org", OVERSIGHT),
+    ("PUT", "/organisations/{org_id}/duty-phones/me"): Expect("org", DUTY_STAFF),
+    ("POST", "/organisations/{org_id}/duty-phones/me/verify"): Expect("org", DUTY_STAFF),
+    ("POST", "/organisations/{org_id}/duty-phones/me/calendar-feed"): Expect("org", DUTY_STAFF),
+    # The link's token is the credential; none of the matrix's callers holds a valid one.
+    ("GET", "/hotline/calendar/{token}.ics"): Expect("signed"),
+    # The call log and callback tasks: case content, for the people who answer and supervise.
+    ("GET", "/organisations/{org_id}/calls"): Expect("org", DUTY_STAFF),
+    ("GET", "/organisations/{org_id}/calls/{call_id}"): Expect("org", DUTY_STAFF),
+    ("PATCH", "/organisations/{org_id}/calls/{call_id}"): Expect("org", DUTY_STAFF),
+    ("POST", "/organisations/{org_id}/calls/{call_id}/reveal-caller"): Expect("org", DUTY_STAFF),
+    ("POST", "/organisations/{org_id}/calls/{call_id}/reveal-voicemail"): Expect("org", DUTY_STAFF),
+    ("GET", "/organisations/{org_id}/callback-tasks"): Expect("org", DUTY_STAFF),
+    ("PATCH", "/organisations/{org_id}/callback-tasks/{task_id}"): Expect("org", DUTY_STAFF),
+    ("POST", "/organisations/{org_id}/callback-tasks/{task_id}/close"): Expect("org", DUTY_STAFF),
 }
 
 # Callers: (label, home organisation, role, via). "home" is the organisation the paths name.
@@ -149,6 +185,11 @@ class Population:
     user_id: uuid.UUID
     token_id: uuid.UUID
     credentials: dict[str, tuple[str, str]]  # label -> ("cookie" | "bearer", secret)
+    hotline_id: uuid.UUID
+    closure_id: uuid.UUID
+    shift_id: uuid.UUID
+    call_id: uuid.UUID
+    task_id: uuid.UUID
 
 
 def _token(world: World, organisation_id: uuid.UUID, role: Role) -> tuple[uuid.UUID, str]:
@@ -185,7 +226,78 @@ def population(world: World, db: Session) -> Population:
         else:
             user = world.user(organisations[home], role)
             credentials[label] = ("cookie", next(iter(world.login_cookie(user).values())))
-    return Population(organisations["home"].id, target.id, target_token, credentials)
+    hotline, closure, shift = _hotline(world, organisations["home"].id, target.id)
+    call, task = _missed_call(world, organisations["home"].id, hotline)
+    return Population(
+        organisations["home"].id,
+        target.id,
+        target_token,
+        credentials,
+        hotline,
+        closure,
+        shift,
+        call,
+        task,
+    )
+
+
+def _missed_call(
+    world: World, organisation_id: uuid.UUID, hotline_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A call nobody accepted, with its callback task."""
+    now = world.clock.now()
+    call = Call(
+        hotline_id=hotline_id,
+        call_sid="CA" + uuid.uuid4().hex,
+        started_at=now,
+        mode=CallMode.DUTY,
+        status=CallStatus.ENDED,
+        plan=[],
+    )
+    world.db.add(call)
+    world.db.flush()
+    task = CallbackTask(
+        organisation_id=organisation_id,
+        hotline_id=hotline_id,
+        call_id=call.id,
+        short_ref=uuid.uuid4().hex[:6].upper(),
+        due_at=now,
+        created_at=now,
+    )
+    world.db.add(task)
+    world.db.flush()
+    return call.id, task.id
+
+
+def _hotline(
+    world: World, organisation_id: uuid.UUID, counselor_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+    """A hotline of the home organisation with one closure and one shift."""
+    now = world.clock.now()
+    hotline = Hotline(
+        organisation_id=organisation_id,
+        name="Matrix line",
+        twilio_number="+38220200177",
+        time_zone="Europe/Podgorica",
+        holiday_country="ME",
+        created_at=now,
+        updated_at=now,
+    )
+    world.db.add(hotline)
+    world.db.flush()
+    closure = HotlineClosure(
+        hotline_id=hotline.id, day=date(2026, 12, 24), reason="Staff day", created_at=now
+    )
+    shift = Shift(
+        hotline_id=hotline.id,
+        starts_at=now,
+        ends_at=now + timedelta(hours=8),
+        primary_user_id=counselor_id,
+        created_at=now,
+    )
+    world.db.add_all([closure, shift])
+    world.db.flush()
+    return hotline.id, closure.id, shift.id
 
 
 def _expected_status(expect: Expect, home: str, role: Role | None, via: str) -> int | None:
@@ -220,7 +332,15 @@ def test_route_matrix(
     via: str,
 ) -> None:
     url = path.format(
-        org_id=population.home_org, user_id=population.user_id, token_id=population.token_id
+        org_id=population.home_org,
+        user_id=population.user_id,
+        token_id=population.token_id,
+        hotline_id=population.hotline_id,
+        closure_id=population.closure_id,
+        shift_id=population.shift_id,
+        call_id=population.call_id,
+        task_id=population.task_id,
+        token="no-such-calendar-token",
     )
     act_as(client, None)
     headers: dict[str, str] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
@@ -26,6 +28,13 @@ def _body_routes() -> list[tuple[str, str]]:
 
 
 BODY_ROUTES = _body_routes()
+
+
+class _AnyId(dict[str, object]):
+    def __missing__(self, key: str) -> object:
+        return uuid.uuid4()
+
+
 MALFORMED = (b"[1, 2]", b'"text"', b'{"unexpected_field": 1}', b"{not json", b"null")
 
 
@@ -46,10 +55,14 @@ def test_malformed_bodies_are_refused_and_change_nothing(
     client: TestClient, world: World, db: Session, method: str, path: str
 ) -> None:
     organisation = world.organisation()
-    admin = world.user(organisation, Role.ADMIN)
+    # Admin and supervisor: a caller every body route admits (policies answer before bodies).
+    admin = world.user(organisation, Role.ADMIN, Role.SUPERVISOR)
     target = world.user(organisation, Role.COUNSELOR)
     act_as(client, world.login_cookie(admin))
-    url = path.format(org_id=organisation.id, user_id=target.id, token_id=organisation.id)
+    # Any other path parameter gets a random id: the body is refused before it is looked up.
+    url = path.format_map(
+        _AnyId(org_id=organisation.id, user_id=target.id, token_id=organisation.id)
+    )
     before = _state(db)
     for raw in MALFORMED:
         if raw == b"null" and path.endswith(("/disable", "/enable", "/revoke-sessions", "/revoke")):
