@@ -274,6 +274,15 @@ def set_duty_phone(
     return code
 
 
+def any_hotline_number(session: Session, organisation_id: uuid.UUID) -> str | None:
+    """One of the organisation's hotline numbers, to send staff SMS from."""
+    return session.exec(
+        select(Hotline.twilio_number)
+        .where(Hotline.organisation_id == organisation_id)
+        .order_by(col(Hotline.created_at))
+    ).first()
+
+
 class Verification(StrEnum):
     VERIFIED = "verified"
     NO_CODE = "no_code"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -16,8 +15,8 @@ from core import users
 from core.access import Policy, Scope, Signed, allow
 from core.auth import Principal
 from core.clock import ensure_utc
-from core.deps import ClockDep, RequestIdDep, SessionDep
-from core.errors import Unauthenticated, error_body
+from core.deps import ClockDep, RequestIdDep, SessionDep, SettingsDep
+from core.errors import Conflict, Unauthenticated, error_body
 from core.models import Role, User
 from hotline import admin
 from hotline.models import (
@@ -38,6 +37,7 @@ from hotline.models import (
     SwapCreate,
 )
 from hotline.rota import on_duty
+from notifications.service import enqueue_sms
 
 # --- policies: who may call what (the matrix test in tests/core/test_access.py mirrors them) ----
 
@@ -252,31 +252,43 @@ def delete_closure_route(
 
 # --- duty phones -----------------------------------------------------------------------------
 
-CodeSender = Callable[[str, str], object]
-
 
 @router.put("/organisations/{org_id}/duty-phones/me")
 def set_duty_phone_route(
     org_id: uuid.UUID,
     body: DutyPhoneSet,
-    request: Request,
     principal: DutyStaff,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
     request_id: RequestIdDep,
 ) -> VerificationSent:
     """Set one's own duty mobile; it rings only once the code sent to it is confirmed."""
+    now = clock.now()
     code = admin.set_duty_phone(
         session,
-        now=clock.now(),
+        now=now,
         organisation_id=org_id,
         user_id=_user_id(principal),
         number=body.number,
         actor=principal.actor(request_id),
     )
-    sender: CodeSender | None = getattr(request.app.state, "duty_phone_sender", None)
-    if callable(sender):
-        sender(body.number, code)
+    sms_from = settings.twilio_sms_from or admin.any_hotline_number(session, org_id)
+    if sms_from is None:
+        raise Conflict(
+            "There is no number to send the code from: add a hotline first "
+            "(or set SIGURNA_TWILIO_SMS_FROM)."
+        )
+    # Committed with the code it carries; delivered by the outbox job.
+    enqueue_sms(
+        session,
+        now=now,
+        organisation_id=org_id,
+        to=body.number,
+        sender=sms_from,
+        body=f"Sigurna: your duty phone code is {code}. It expires in 10 minutes.",
+        idempotency_key=f"duty-phone-code:{uuid.uuid4()}",
+    )
     return VerificationSent(verification="sent")
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from icalendar import Calendar as ICalendar
 from sqlmodel import Session, col, func, select
@@ -29,6 +30,7 @@ from hotline.models import (
     ShiftOverride,
 )
 from hotline.rota import nightly_shift_bounds
+from notifications.models import OutboxMessage
 from tests.conftest import World, act_as
 
 PODGORICA = ZoneInfo("Europe/Podgorica")
@@ -382,15 +384,37 @@ def test_closures_are_added_listed_and_removed(
 # --- duty phones -----------------------------------------------------------------------------
 
 
+class SentCodes:
+    """The verification codes in the outbox, as (number, code), oldest first."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def _all(self) -> list[tuple[str, str]]:
+        rows = self._db.exec(select(OutboxMessage).order_by(col(OutboxMessage.created_at))).all()
+        found = [(m.recipient, re.search(r"code is (\d{6})\.", m.body)) for m in rows]
+        return [(number, match.group(1)) for number, match in found if match]
+
+    def __getitem__(self, index: int) -> tuple[str, str]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return self._all() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+SMS_LINE = "+38220200150"
+
+
 @pytest.fixture
-def outbox(app: FastAPI) -> list[tuple[str, str]]:
-    sent: list[tuple[str, str]] = []
-
-    def send(number: str, code: str) -> None:
-        sent.append((number, code))
-
-    app.state.duty_phone_sender = send
-    return sent
+def outbox(db: Session, world: World, staff: Staff) -> SentCodes:
+    """Codes go out from one of the organisation's hotline numbers."""
+    add_hotline(world, staff.organisation, number=SMS_LINE, name="Line for SMS")
+    return SentCodes(db)
 
 
 def _wrong(code: str) -> str:
@@ -403,7 +427,7 @@ def test_a_counselor_sets_and_verifies_a_duty_phone(
     db: Session,
     staff: Staff,
     clock: FrozenClock,
-    outbox: list[tuple[str, str]],
+    outbox: SentCodes,
 ) -> None:
     login(client, world, staff.ana)
     before = last_event_id(db)
@@ -461,7 +485,7 @@ def test_an_expired_code_is_refused(
     db: Session,
     staff: Staff,
     clock: FrozenClock,
-    outbox: list[tuple[str, str]],
+    outbox: SentCodes,
 ) -> None:
     login(client, world, staff.ana).put(
         f"{base(staff)}/duty-phones/me", json={"number": ANA_MOBILE}
@@ -482,7 +506,7 @@ def test_five_wrong_codes_use_up_the_code(
     world: World,
     db: Session,
     staff: Staff,
-    outbox: list[tuple[str, str]],
+    outbox: SentCodes,
 ) -> None:
     login(client, world, staff.boris)
     url = f"{base(staff)}/duty-phones/me"
@@ -502,7 +526,7 @@ def test_five_wrong_codes_use_up_the_code(
 
 
 def test_refused_duty_phones_change_nothing(
-    client: TestClient, world: World, db: Session, staff: Staff, outbox: list[tuple[str, str]]
+    client: TestClient, world: World, db: Session, staff: Staff, outbox: SentCodes
 ) -> None:
     before = snapshot(db)
     url = f"{base(staff)}/duty-phones/me"
@@ -1146,3 +1170,27 @@ def test_a_counselors_own_feed(
     db.add(staff.ana)
     db.flush()
     assert client.get(f"/hotline/calendar/{token}.ics").status_code == 403
+
+
+def test_the_code_is_sent_by_sms_from_a_hotline_number(
+    client: TestClient, world: World, db: Session, staff: Staff, outbox: SentCodes
+) -> None:
+    url = f"/organisations/{staff.organisation.id}/duty-phones/me"
+    assert (
+        login(client, world, staff.ana).put(url, json={"number": "+38267000011"}).status_code == 200
+    )
+    message = db.exec(select(OutboxMessage)).one()
+    [(number, code)] = outbox
+    assert (message.recipient, message.sender) == ("+38267000011", SMS_LINE)
+    assert message.body == f"Sigurna: your duty phone code is {code}. It expires in 10 minutes."
+
+
+def test_no_code_can_be_sent_without_a_number_to_send_it_from(
+    client: TestClient, world: World, db: Session, staff: Staff
+) -> None:
+    url = f"/organisations/{staff.organisation.id}/duty-phones/me"
+    response = login(client, world, staff.ana).put(url, json={"number": "+38267000011"})
+    assert response.status_code == 409
+    assert "no number to send the code from" in response.json()["message"]
+    assert db.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
+    assert db.exec(select(func.count()).select_from(DutyPhone)).one() == 0
