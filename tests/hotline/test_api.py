@@ -1181,7 +1181,8 @@ def test_the_code_is_sent_by_sms_from_a_hotline_number(
     )
     message = db.exec(select(OutboxMessage)).one()
     [(number, code)] = outbox
-    assert (message.recipient, message.sender) == ("+38267000011", SMS_LINE)
+    assert number == message.recipient == "+38267000011"
+    assert message.sender == SMS_LINE
     assert message.body == f"Sigurna: your duty phone code is {code}. It expires in 10 minutes."
 
 
