@@ -83,8 +83,10 @@ def configure_logging(*, json_logs: bool, level: str) -> None:
     root.setLevel(level)
     # uvicorn's access log prints raw paths and query strings; ours logs the route template.
     logging.getLogger("uvicorn.access").disabled = True
-    # Alembic announces its dialect each time readiness is checked; keep its warnings only.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    # Alembic announces its dialect each time readiness is checked, and HTTP clients log whole
+    # URLs (which may carry tokens or numbers): keep their warnings only.
+    for noisy in ("alembic.runtime.migration", "httpx", "httpcore", "twilio.http_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
