@@ -27,7 +27,7 @@ from core.db import create_db_engine, unit_of_work, upgrade
 from core.models import Organisation, OrganisationKind, Role, User, UserRole
 from hotline.models import DutyPhone, Hotline, Shift
 
-HOTLINE = "+38220200100"
+HOTLINE = "+442079460100"
 TOKEN = "bench-twilio-token-0123456789"
 BASE = "https://bench.example.org"
 CONCURRENCY = 50
@@ -52,7 +52,7 @@ def _env(database_url: str, roster: Path) -> dict[str, str]:
             "SIGURNA_DATABASE_URL": database_url,
             "SIGURNA_PUBLIC_BASE_URL": BASE,
             "SIGURNA_ROSTER_CACHE_PATH": str(roster),
-            "SIGURNA_HOTLINE_LAST_RESORT_NUMBERS": "+38220200198",
+            "SIGURNA_HOTLINE_LAST_RESORT_NUMBERS": "+442079460198",
             "SIGURNA_LOG_LEVEL": "WARNING",
             "SIGURNA_DB_CONNECT_TIMEOUT_SECONDS": "2",
         }
@@ -127,7 +127,7 @@ def _seed(url: str) -> None:
                 DutyPhone(
                     organisation_id=org.id,
                     user_id=user.id,
-                    number=f"+3826700000{index + 1}",
+                    number=f"+6149157001{index + 1}",
                     verified_at=now,
                     created_at=now,
                 )
@@ -140,7 +140,7 @@ def _seed(url: str) -> None:
             time_zone="Europe/Podgorica",
             holiday_country="ME",
             on_call_24h=True,
-            last_resort_number="+38220200199",
+            last_resort_number="+442079460199",
             created_at=now,
             updated_at=now,
         )

@@ -51,7 +51,7 @@ async def main(
         params = {
             "CallSid": "CA" + uuid.uuid4().hex,
             "AccountSid": "AC" + "0" * 32,
-            "From": "+38269123456",
+            "From": "+61491570156",
             "To": hotline,
             "CallStatus": "ringing",
         }

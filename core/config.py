@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     def _e164_numbers(cls, value: list[str]) -> list[str]:
         for number in value:
             if not _E164.match(number):
-                raise ValueError("each number must be in E.164 form, e.g. +38220123456")
+                raise ValueError("each number must be in E.164 form, e.g. +442079460456")
         return value
 
     @field_validator("encryption_keys")

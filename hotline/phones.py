@@ -10,7 +10,7 @@ def to_e164(raw: str, *, region: str | None = None, mobile_only: bool = False) -
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("is not a phone number; write it as +38267123456") from exc
+        raise ValueError("is not a phone number; write it as +61491570146") from exc
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError("is not a valid phone number for its country")
     if mobile_only and phonenumbers.number_type(parsed) not in (

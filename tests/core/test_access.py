@@ -277,7 +277,7 @@ def _hotline(
     hotline = Hotline(
         organisation_id=organisation_id,
         name="Matrix line",
-        twilio_number="+38220200177",
+        twilio_number="+442079460177",
         time_zone="Europe/Podgorica",
         holiday_country="ME",
         created_at=now,

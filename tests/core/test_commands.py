@@ -24,7 +24,7 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("SIGURNA_DATABASE_URL", url)
     monkeypatch.setenv("SIGURNA_MODE", "development")
-    monkeypatch.setenv("SIGURNA_HOTLINE_LAST_RESORT_NUMBERS", "+38220200198")
+    monkeypatch.setenv("SIGURNA_HOTLINE_LAST_RESORT_NUMBERS", "+442079460198")
     get_settings.cache_clear()
     yield url
     get_settings.cache_clear()
@@ -145,11 +145,11 @@ def test_accounts_tokens_and_the_audit_chain(database: str) -> None:
 
 
 def test_fallback_twiml_for_twilio(database: str) -> None:
-    code, output = _run("hotline", "fallback-twiml", "--caller-id", "+38220200100")
+    code, output = _run("hotline", "fallback-twiml", "--caller-id", "+442079460100")
     assert code == 0
     assert output.strip() == (
         '<?xml version="1.0" encoding="UTF-8"?><Response><Dial answerOnBridge="true"'
-        ' callerId="+38220200100" timeout="25"><Number>+38220200198</Number></Dial>'
+        ' callerId="+442079460100" timeout="25"><Number>+442079460198</Number></Dial>'
         '<Say language="en-GB" voice="Polly.Amy">Nobody can answer right now. Please leave a'
         ' message after the tone, or call again.</Say><Record maxLength="120" playBeep="true"'
         ' timeout="10" /></Response>'

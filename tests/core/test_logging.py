@@ -19,7 +19,7 @@ from tests.hotline.conftest import Line, call_params, make_line, twilio
 MARK_EMAIL = "zq-marker-person@example.org"
 MARK_PASSWORD = "zq-marker-password-lantern-11"
 MARK_NAME = "Zqmarker Personname"
-MARK_CALLER = "+38269987654"
+MARK_CALLER = "+61491570154"
 
 
 @pytest.fixture

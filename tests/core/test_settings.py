@@ -58,10 +58,10 @@ def test_the_environment_is_read_with_the_prefix(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigurationError, match="SIGURNA_SECRET_KEY is missing"):
         Settings()
     monkeypatch.setenv("SIGURNA_MODE", "development")
-    monkeypatch.setenv("SIGURNA_HOTLINE_LAST_RESORT_NUMBERS", "+38220200198, +38267000009")
+    monkeypatch.setenv("SIGURNA_HOTLINE_LAST_RESORT_NUMBERS", "+442079460198, +61491570019")
     monkeypatch.setenv("SIGURNA_DATABASE_URL", "postgresql://sigurna@db.example.org/sigurna")
     settings = Settings()
-    assert settings.hotline_last_resort_numbers == ["+38220200198", "+38267000009"]
+    assert settings.hotline_last_resort_numbers == ["+442079460198", "+61491570019"]
     assert settings.database_url == "postgresql+psycopg://sigurna@db.example.org/sigurna"
 
 

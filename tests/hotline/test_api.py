@@ -34,9 +34,9 @@ from notifications.models import OutboxMessage
 from tests.conftest import World, act_as
 
 PODGORICA = ZoneInfo("Europe/Podgorica")
-LINE_NUMBER = "+38220200150"
-OTHER_LINE_NUMBER = "+38220200151"
-ANA_MOBILE = "+38267000001"
+LINE_NUMBER = "+442079460150"
+OTHER_LINE_NUMBER = "+442079460151"
+ANA_MOBILE = "+61491570011"
 EVERY_DAY_8_TO_4 = {
     day: ["08:00-16:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 }
@@ -171,7 +171,7 @@ def test_a_hotline_takes_its_zone_and_country_from_the_organisation(
     before = last_event_id(db)
     response = login(client, world, admin).post(
         f"/organisations/{organisation.id}/hotlines",
-        json={"name": "  SOS   linija ", "twilio_number": "+382 20 200 150"},
+        json={"name": "  SOS   linija ", "twilio_number": "+44 20 7946 0150"},
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -226,7 +226,7 @@ def test_explicit_zone_and_country_win(client: TestClient, world: World, staff: 
         (
             {"name": "SOS", "twilio_number": "12"},
             422,
-            "twilio_number: is not a phone number; write it as +38267123456",
+            "twilio_number: is not a phone number; write it as +61491570146",
         ),
         (
             {"name": "SOS", "twilio_number": LINE_NUMBER, "time_zone": "Mars/Olympus"},
@@ -244,7 +244,7 @@ def test_explicit_zone_and_country_win(client: TestClient, world: World, staff: 
             "colour: Extra inputs are not permitted",
         ),
         (
-            {"name": "Second line", "twilio_number": "+382 20 200 151"},
+            {"name": "Second line", "twilio_number": "+44 20 7946 0151"},
             409,
             "twilio_number: another hotline already uses this number.",
         ),
@@ -276,10 +276,10 @@ def test_updating_a_hotline(client: TestClient, world: World, db: Session, staff
     before = last_event_id(db)
     response = client.patch(
         url,
-        json={"name": "SOS line", "office_numbers": ["+38220200101"], "on_call_24h": True},
+        json={"name": "SOS line", "office_numbers": ["+442079460101"], "on_call_24h": True},
     )
     assert response.status_code == 200, response.text
-    assert response.json()["office_numbers"] == ["+38220200101"]
+    assert response.json()["office_numbers"] == ["+442079460101"]
     assert response.json()["on_call_24h"] is True
     # An unchanged field is not reported as a change.
     event = db.exec(select(AuditEvent).where(col(AuditEvent.id) > before)).one()
@@ -407,7 +407,7 @@ class SentCodes:
     __hash__ = None  # type: ignore[assignment]
 
 
-SMS_LINE = "+38220200150"
+SMS_LINE = "+442079460160"
 
 
 @pytest.fixture
@@ -431,7 +431,7 @@ def test_a_counselor_sets_and_verifies_a_duty_phone(
 ) -> None:
     login(client, world, staff.ana)
     before = last_event_id(db)
-    response = client.put(f"{base(staff)}/duty-phones/me", json={"number": "+382 67 000 001"})
+    response = client.put(f"{base(staff)}/duty-phones/me", json={"number": "+61 491 570 011"})
     assert response.status_code == 200, response.text
     assert response.json() == {"verification": "sent"}
     [(number, code)] = outbox
@@ -473,9 +473,9 @@ def test_a_counselor_sets_and_verifies_a_duty_phone(
     assert again.json()["message"] == "No code is pending: set your duty phone number first."
 
     # A new number is unverified until its own code comes back.
-    client.put(f"{base(staff)}/duty-phones/me", json={"number": "+38267000009"})
+    client.put(f"{base(staff)}/duty-phones/me", json={"number": "+61491570019"})
     db.refresh(phone)
-    assert (phone.number, phone.verified_at) == ("+38267000009", None)
+    assert (phone.number, phone.verified_at) == ("+61491570019", None)
     assert _count(db, DutyPhone) == 1
 
 
@@ -510,7 +510,7 @@ def test_five_wrong_codes_use_up_the_code(
 ) -> None:
     login(client, world, staff.boris)
     url = f"{base(staff)}/duty-phones/me"
-    client.put(url, json={"number": "+38267000002"})
+    client.put(url, json={"number": "+61491570012"})
     code = outbox[-1][1]
     for _ in range(5):
         wrong = client.post(url + "/verify", json={"code": _wrong(code)})
@@ -521,7 +521,7 @@ def test_five_wrong_codes_use_up_the_code(
     phone = db.exec(select(DutyPhone).where(DutyPhone.user_id == staff.boris.id)).one()
     assert (phone.code_attempts, phone.verified_at) == (5, None)
 
-    client.put(url, json={"number": "+38267000002"})
+    client.put(url, json={"number": "+61491570012"})
     assert client.post(url + "/verify", json={"code": outbox[-1][1]}).status_code == 200
 
 
@@ -531,7 +531,7 @@ def test_refused_duty_phones_change_nothing(
     before = snapshot(db)
     url = f"{base(staff)}/duty-phones/me"
     login(client, world, staff.ana)
-    landline = client.put(url, json={"number": "+38220200101"})
+    landline = client.put(url, json={"number": "+442079460101"})
     assert landline.status_code == 422
     assert landline.json()["message"] == "number: must be a mobile number"
     assert client.put(url, json={"number": ANA_MOBILE, "verified": True}).status_code == 422
@@ -1084,7 +1084,8 @@ def test_the_hotline_feed_lists_its_shifts(
     # The same link answers the same UIDs tomorrow.
     again = client.get(f"/hotline/calendar/{token}.ics")
     assert [e[0] for e in _events(again.content)] == [e[0] for e in _events(response.content)]
-    assert b"+382" not in response.content
+    assert b"+44" not in response.content
+    assert b"+61" not in response.content
 
     feed.revoked_at = now
     db.add(feed)
@@ -1177,11 +1178,11 @@ def test_the_code_is_sent_by_sms_from_a_hotline_number(
 ) -> None:
     url = f"/organisations/{staff.organisation.id}/duty-phones/me"
     assert (
-        login(client, world, staff.ana).put(url, json={"number": "+38267000011"}).status_code == 200
+        login(client, world, staff.ana).put(url, json={"number": "+61491570021"}).status_code == 200
     )
     message = db.exec(select(OutboxMessage)).one()
     [(number, code)] = outbox
-    assert number == message.recipient == "+38267000011"
+    assert number == message.recipient == "+61491570021"
     assert message.sender == SMS_LINE
     assert message.body == f"Sigurna: your duty phone code is {code}. It expires in 10 minutes."
 
@@ -1190,7 +1191,7 @@ def test_no_code_can_be_sent_without_a_number_to_send_it_from(
     client: TestClient, world: World, db: Session, staff: Staff
 ) -> None:
     url = f"/organisations/{staff.organisation.id}/duty-phones/me"
-    response = login(client, world, staff.ana).put(url, json={"number": "+38267000011"})
+    response = login(client, world, staff.ana).put(url, json={"number": "+61491570021"})
     assert response.status_code == 409
     assert "no number to send the code from" in response.json()["message"]
     assert db.exec(select(func.count()).select_from(OutboxMessage)).one() == 0

@@ -30,7 +30,7 @@ from tests.hotline.conftest import (
 )
 
 EVENING = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-SETTINGS_LAST_RESORT = "+38220200198"
+SETTINGS_LAST_RESORT = "+442079460198"
 
 
 def _broken_url(backend: str, tmp_path: Path) -> str:

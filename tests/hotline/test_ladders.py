@@ -22,7 +22,7 @@ from tests.hotline.conftest import (
 )
 
 EVENING = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # 21:00 in Podgorica, after hours
-NIGHT_PHONE = "+38267000005"
+NIGHT_PHONE = "+61491570015"
 
 
 def _first_number(xml: str) -> str:

@@ -27,12 +27,12 @@ from hotline.routing import (
 )
 
 PODGORICA = ZoneInfo("Europe/Podgorica")
-OFFICE_LINE = "+38220200101"
-LAST_RESORT = "+38220200199"
+OFFICE_LINE = "+442079460101"
+LAST_RESORT = "+442079460199"
 PRIMARY_ID, BACKUP_ID = uuid.UUID(int=1), uuid.UUID(int=2)
-PRIMARY = Person("+38267000001", PRIMARY_ID)
-BACKUP = Person("+38267000002", BACKUP_ID)
-SUPERVISORS = [Person("+38267000003", uuid.UUID(int=3)), Person("+38267000004", uuid.UUID(int=4))]
+PRIMARY = Person("+61491570011", PRIMARY_ID)
+BACKUP = Person("+61491570012", BACKUP_ID)
+SUPERVISORS = [Person("+61491570013", uuid.UUID(int=3)), Person("+61491570014", uuid.UUID(int=4))]
 CALENDAR = Calendar.build(
     time_zone="Europe/Podgorica",
     office_hours=DEFAULT_OFFICE_HOURS,
@@ -190,7 +190,7 @@ def test_24_hour_mode_and_closures_send_every_call_to_the_duty_phone() -> None:
 
 # --- the ladder's properties ---------------------------------------------------------------
 
-NUMBERS = st.sampled_from([f"+3826700000{i}" for i in range(1, 8)])
+NUMBERS = st.sampled_from([f"+6149157001{i}" for i in range(1, 8)])
 PEOPLE = st.builds(Person, NUMBERS, st.none() | st.uuids())
 DIAL_STATUSES = st.sampled_from(
     ["completed", "answered", "busy", "no-answer", "failed", "canceled"]

@@ -14,8 +14,8 @@ from notifications.models import DeliveryState, OutboxMessage
 from notifications.service import MAX_ATTEMPTS, backoff, deliver_due, enqueue_sms
 from tests.fakes import FakeTwilioHttp
 
-NUMBER = "+38267000001"
-SENDER = "+38220200100"
+NUMBER = "+61491570011"
+SENDER = "+442079460100"
 
 
 def _enqueue(db: Session, clock: FrozenClock, key: str = "k-1") -> OutboxMessage:
