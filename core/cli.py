@@ -152,13 +152,15 @@ def demo_load() -> None:
         if demo_loaded(session):
             _out("Demo data is already loaded (its passwords were printed when it was).")
             return
-        accounts = load_demo(
-            session, now=SystemClock().now(), settings=settings, hasher=make_hasher(settings)
-        )
+        now = SystemClock().now()
+        accounts = load_demo(session, now=now, settings=settings, hasher=make_hasher(settings))
+        notes = [line for loader in domains.demo_loaders() for line in loader(session, now=now)]
     _out("Demo accounts (fictional; passwords are shown this once only):")
     for account in accounts:
         roles = ",".join(account.roles)
         _out(f"  {account.email:<42} {roles:<14} {account.password}")
+    for note in notes:
+        _out(note)
 
 
 @org_app.command("create")

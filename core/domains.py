@@ -45,6 +45,18 @@ def job_schedulers() -> list[Callable[[FastAPI, Any], None]]:
     return found
 
 
+def demo_loaders() -> list[Callable[..., list[str]]]:
+    """Each installed domain's `<pkg>.demo.load(session, now=...)`, if it has demo data."""
+    found: list[Callable[..., list[str]]] = []
+    for package in INSTALLED_DOMAINS:
+        try:
+            module = importlib.import_module(f"{package}.demo")
+        except ModuleNotFoundError:
+            continue
+        found.append(module.load)
+    return found
+
+
 def cli_apps() -> list[tuple[str, typer.Typer]]:
     """Each installed domain's command group (`<pkg>.cli.app`), named after the package."""
     found: list[tuple[str, typer.Typer]] = []
