@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -233,13 +233,3 @@ def next_step(plan: Sequence[Rung], *, after_rung: int, accepted: bool) -> Step:
     if 0 <= index < len(plan):
         return DialRung(index, plan[index])
     return Voicemail()
-
-
-@dataclass
-class Roster:
-    """Who to ring for one hotline, as last read from the database (for the fallback path)."""
-
-    twilio_number: str
-    language: str
-    office_open_numbers: list[str] = field(default_factory=list)
-    plan: list[dict[str, Any]] = field(default_factory=list)

@@ -231,7 +231,7 @@ async def voice(request: Request) -> Response:
             return _xml(await decide())
     except Exception as exc:
         _degraded(request, "voice", exc)
-        return _xml(_safe(lambda: _fallback_step(request, params, after_rung=None)))
+        return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=None)))
 
 
 @router.post("/dial-result")
@@ -242,7 +242,7 @@ async def dial_result(request: Request) -> Response:
         return _forbidden()
     rung = _query_int(request, "rung")
     if request.query_params.get("fallback") == "1":
-        return _xml(_safe(lambda: _fallback_step(request, params, after_rung=rung)))
+        return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=rung)))
     app: FastAPI = request.app
 
     def work() -> str:
@@ -281,7 +281,7 @@ async def dial_result(request: Request) -> Response:
     except Exception as exc:
         _degraded(request, "dial_result", exc)
         # Start the cached ladder over: ringing someone twice beats ringing nobody.
-        return _xml(_safe(lambda: _fallback_step(request, params, after_rung=None)))
+        return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=None)))
 
 
 @router.post("/screen")
@@ -297,7 +297,9 @@ async def screen(request: Request) -> Response:
     if request.query_params.get("fallback") == "1":
         query["fallback"] = 1
     base = str(request.app.state.settings.public_base_url)
-    return _xml(_safe(lambda: twiml.screen(str(query["lang"]), base_url=base, query=query)))
+    return _xml(
+        _safe(request, lambda: twiml.screen(str(query["lang"]), base_url=base, query=query))
+    )
 
 
 @router.post("/screen-result")
@@ -393,20 +395,14 @@ async def status(request: Request) -> Response:
         return _xml(twiml.finished())
 
 
-def _safe(render: Callable[[], str]) -> str:
+def _safe(request: Request, render: Callable[[], str]) -> str:
     """Render, or at worst ring the settings' last-resort numbers: never an empty answer."""
     try:
         return render()
     except Exception as exc:
         log.critical("voice fallback rendering failed", extra={"error_type": type(exc).__name__})
-        return _last_words()
-
-
-_LAST_RESORT: list[str] = []
-
-
-def _last_words() -> str:
-    return twiml.static_fallback(_LAST_RESORT, caller_id=None, language="en")
+        numbers = _state(request.app).roster.last_resort
+        return twiml.static_fallback(numbers, caller_id=None, language="en")
 
 
 def install(app: FastAPI, *, validator: RequestValidator | None, roster: RosterCache) -> None:
@@ -414,4 +410,3 @@ def install(app: FastAPI, *, validator: RequestValidator | None, roster: RosterC
     app.state.voice = VoiceState(validator, roster, threads=app.state.settings.voice_db_threads)
     app.state.ladders = LadderCache()
     app.state.call_writer = CallWriter(lambda: app.state.unit_of_work())
-    _LAST_RESORT[:] = list(roster.last_resort)

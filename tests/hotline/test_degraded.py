@@ -175,3 +175,19 @@ def test_garbage_from_twilio_still_gets_twiml(client: TestClient, line: Line, pa
     response = twilio(client, path, params, query="rung=banana")
     assert response.status_code == 200
     assert response.text.startswith('<?xml version="1.0" encoding="UTF-8"?><Response')
+
+
+def test_even_a_broken_roster_leaves_the_settings_numbers(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = _broken_app(backend, tmp_path, tmp_path / "never-written.json")
+
+    def explode(number: str) -> tuple[()]:
+        raise RuntimeError("roster corrupted")
+
+    monkeypatch.setattr(broken.state.voice.roster, "fallback_plan", explode)
+    with TestClient(broken, base_url="https://testserver") as client:
+        response = twilio(client, "/hotline/voice", call_params())
+    assert response.status_code == 200
+    assert _dials(response.text) == [SETTINGS_LAST_RESORT]
+    assert "<Record" in response.text
