@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import os
-import socket
 import tempfile
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from bench.stats import report, time_calls
+from bench.support import bench_settings, fresh_postgres
 from core.app import create_app
 from core.audit import Actor
 from core.clock import SystemClock
-from core.config import Mode, Settings
 from core.db import create_db_engine, unit_of_work, upgrade
 from core.models import OrganisationCreate, OrganisationKind, Role, UserCreate
 from core.passwords import make_hasher
@@ -24,41 +20,8 @@ from core.users import create_organisation, create_user
 PASSWORD = "bench-password-lantern-93"
 
 
-def _settings(url: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "mode": Mode.TEST,
-            "secret_key": "bench-secret-key-0123456789abcdef0123",
-            "database_url": url,
-            "encryption_keys": "b1:" + base64.b64encode(bytes(32)).decode(),
-            "twilio_auth_token": "bench-twilio-token",
-        }
-    )
-
-
-def _pg_url() -> str | None:
-    url = os.environ.get(
-        "SIGURNA_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sigurna_bench"
-    )
-    parsed = sa.make_url(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2):
-            pass
-    except OSError:
-        return None
-    admin = create_db_engine(
-        _settings(parsed.set(database="postgres").render_as_string(hide_password=False)),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
-    admin.dispose()
-    return url
-
-
 def _one(label: str, url: str) -> None:
-    settings = _settings(url)
+    settings = bench_settings(url)
     engine = create_db_engine(settings)
     upgrade(settings, engine)
     hasher = make_hasher(settings)
@@ -101,13 +64,13 @@ def _one(label: str, url: str) -> None:
 
 
 def run() -> None:
-    settings = _settings("sqlite:///:memory:")
+    settings = bench_settings("sqlite:///:memory:")
     hasher = make_hasher(settings)
     hashes = time_calls(lambda: hasher.hash(PASSWORD), 20)
     print(report("argon2id hash (m=19 MiB, t=2, p=1)", hashes))
     with tempfile.TemporaryDirectory() as folder:
         _one("sqlite", f"sqlite:///{Path(folder) / 'bench.db'}")
-    pg = _pg_url()
+    pg = fresh_postgres("sigurna_bench_auth")
     if pg is None:
         print("postgresql: no server answers; set SIGURNA_BENCH_DATABASE_URL to include it")
     else:

@@ -6,7 +6,6 @@ answers): every voice answer must still dial a human.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
@@ -15,20 +14,23 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
+from bench.support import (
+    ENCRYPTION_KEYS,
+    SECRET_KEY,
+    TWILIO_TOKEN,
+    bench_settings,
+    fresh_postgres,
+)
 from core.clock import SystemClock
-from core.config import Mode, Settings
 from core.db import create_db_engine, unit_of_work, upgrade
 from core.models import Organisation, OrganisationKind, Role, User, UserRole
 from hotline.models import DutyPhone, Hotline, Shift
 
 HOTLINE = "+442079460100"
-TOKEN = "bench-twilio-token-0123456789"
+TOKEN = TWILIO_TOKEN
 BASE = "https://bench.example.org"
 CONCURRENCY = 50
 SECONDS = 8.0
@@ -45,8 +47,8 @@ def _env(database_url: str, roster: Path) -> dict[str, str]:
     env.update(
         {
             "SIGURNA_MODE": "test",
-            "SIGURNA_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
-            "SIGURNA_ENCRYPTION_KEYS": "b1:" + base64.b64encode(bytes(32)).decode(),
+            "SIGURNA_SECRET_KEY": SECRET_KEY,
+            "SIGURNA_ENCRYPTION_KEYS": ENCRYPTION_KEYS,
             "SIGURNA_TWILIO_AUTH_TOKEN": TOKEN,
             "SIGURNA_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "SIGURNA_DATABASE_URL": database_url,
@@ -60,41 +62,8 @@ def _env(database_url: str, roster: Path) -> dict[str, str]:
     return env
 
 
-def _settings(url: str) -> Settings:
-    return Settings.model_validate(
-        {
-            "mode": Mode.TEST,
-            "secret_key": "bench-secret-key-0123456789abcdef0123456789",
-            "encryption_keys": "b1:" + base64.b64encode(bytes(32)).decode(),
-            "twilio_auth_token": TOKEN,
-            "database_url": url,
-        }
-    )
-
-
-def _pg_url() -> str | None:
-    url = os.environ.get(
-        "SIGURNA_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/sigurna_bench"
-    )
-    parsed = sa.make_url(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2):
-            pass
-    except OSError:
-        return None
-    admin = create_db_engine(
-        _settings(parsed.set(database="postgres").render_as_string(hide_password=False)),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
-    admin.dispose()
-    return url
-
-
 def _seed(url: str) -> None:
-    settings = _settings(url)
+    settings = bench_settings(url)
     engine = create_db_engine(settings)
     upgrade(settings, engine)
     now = SystemClock().now()
@@ -256,7 +225,7 @@ def _blackhole() -> tuple[socket.socket, int]:
 
 
 def run() -> None:
-    url = _pg_url()
+    url = fresh_postgres("sigurna_bench_voice")
     if url is None:
         print("postgresql: no server answers; set SIGURNA_BENCH_DATABASE_URL to run this benchmark")
         return
@@ -307,4 +276,3 @@ def run() -> None:
         print("database hung (accepts, never answers):")
         print(_line("  POST /hotline/voice (signed)", hung))
         print(f"  voice p99: {hung['p99']:.1f} ms (target < 1500 ms)")
-    _ = uuid, UTC, datetime

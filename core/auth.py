@@ -166,9 +166,29 @@ def login(
     organisation = session.get(Organisation, user.organisation_id)
     if organisation is None:  # the foreign key forbids it
         raise LookupError("account without organisation")
-    principal = Principal(
+    principal = _session_principal(
+        session,
+        now=now,
+        settings=settings,
+        auth_session=auth_session,
+        user=user,
+        organisation=organisation,
+    )
+    return LoginResult(token=token, principal=principal)
+
+
+def _session_principal(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    auth_session: AuthSession,
+    user: User,
+    organisation: Organisation,
+) -> Principal:
+    return Principal(
         via="session",
-        organisation_id=user.organisation_id,
+        organisation_id=organisation.id,
         organisation_kind=OrganisationKind(organisation.kind),
         roles=roles_of(session, user.id),
         user_id=user.id,
@@ -178,7 +198,6 @@ def login(
             auth_session.expires_at, now + timedelta(minutes=settings.session_idle_minutes)
         ),
     )
-    return LoginResult(token=token, principal=principal)
 
 
 def _count_failure(
@@ -291,17 +310,13 @@ def principal_from_session_token(
         raise Unauthenticated("Your session has ended; please log in again.")
     auth_session.last_seen_at = now
     session.add(auth_session)
-    return Principal(
-        via="session",
-        organisation_id=organisation.id,
-        organisation_kind=OrganisationKind(organisation.kind),
-        roles=roles_of(session, user.id),
-        user_id=user.id,
-        session_id=auth_session.id,
-        must_change_password=user.must_change_password,
-        session_expires_at=min(
-            auth_session.expires_at, now + timedelta(minutes=settings.session_idle_minutes)
-        ),
+    return _session_principal(
+        session,
+        now=now,
+        settings=settings,
+        auth_session=auth_session,
+        user=user,
+        organisation=organisation,
     )
 
 

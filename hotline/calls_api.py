@@ -12,7 +12,9 @@ from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from core import audit
 from core.access import Policy, Scope, allow
+from core.audit import Actor
 from core.auth import Principal
+from core.crypto import FieldCipher
 from core.deps import CipherDep, ClockDep, RequestIdDep, SessionDep
 from core.errors import InvalidInput, NotFound
 from core.models import STRICT_BODY, Role, User
@@ -212,6 +214,35 @@ def update_call(
     return _public(session, call, with_rungs=True)
 
 
+def _reveal(
+    session: Session,
+    cipher: FieldCipher,
+    *,
+    org_id: uuid.UUID,
+    call_id: uuid.UUID,
+    what: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Revealed:
+    call, _hotline = _call(session, org_id, call_id)
+    value = reveal_caller(cipher, call) if what == "caller" else reveal_recording(cipher, call)
+    if value is None:
+        raise NotFound(
+            "Nothing is kept for this call (withheld, none left, or deleted after retention)."
+        )
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action=f"call.{what}_revealed",
+        subject_type="call",
+        subject_id=call.id,
+        reason=reason,
+    )
+    return Revealed(value=value)
+
+
 @router.post("/organisations/{org_id}/calls/{call_id}/reveal-caller")
 def reveal_caller_route(
     org_id: uuid.UUID,
@@ -224,20 +255,16 @@ def reveal_caller_route(
     request_id: RequestIdDep,
 ) -> Revealed:
     """Show the caller's full number: an explicit act, audited with its reason."""
-    call, _hotline = _call(session, org_id, call_id)
-    number = reveal_caller(cipher, call)
-    if number is None:
-        raise NotFound("No number is kept for this call (withheld, or deleted after retention).")
-    audit.record(
+    return _reveal(
         session,
-        now=clock.now(),
-        actor=principal.actor(request_id),
-        action="call.caller_revealed",
-        subject_type="call",
-        subject_id=call.id,
+        cipher,
+        org_id=org_id,
+        call_id=call_id,
+        what="caller",
         reason=body.reason,
+        actor=principal.actor(request_id),
+        now=clock.now(),
     )
-    return Revealed(value=number)
 
 
 @router.post("/organisations/{org_id}/calls/{call_id}/reveal-voicemail")
@@ -252,20 +279,16 @@ def reveal_voicemail_route(
     request_id: RequestIdDep,
 ) -> Revealed:
     """The voicemail's address at Twilio: an explicit act, audited with its reason."""
-    call, _hotline = _call(session, org_id, call_id)
-    address = reveal_recording(cipher, call)
-    if address is None:
-        raise NotFound("No voicemail is kept for this call.")
-    audit.record(
+    return _reveal(
         session,
-        now=clock.now(),
-        actor=principal.actor(request_id),
-        action="call.voicemail_revealed",
-        subject_type="call",
-        subject_id=call.id,
+        cipher,
+        org_id=org_id,
+        call_id=call_id,
+        what="voicemail",
         reason=body.reason,
+        actor=principal.actor(request_id),
+        now=clock.now(),
     )
-    return Revealed(value=address)
 
 
 # --- callback tasks ----------------------------------------------------------------------------
