@@ -9,6 +9,8 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY core ./core
+COPY hotline ./hotline
+COPY notifications ./notifications
 # Exactly the pinned direct dependencies of pyproject.toml, and the project itself.
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip check
 
