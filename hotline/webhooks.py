@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
+import sqlalchemy as sa
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -17,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from core.access import Signed
 from core.errors import error_body
 from hotline import service, twiml
-from hotline.call_writer import CallWriter
+from hotline.call_writer import CallWriter, WriterBusy
 from hotline.ladders import Ladder, LadderCache
 from hotline.models import CallStatus
 from hotline.roster import RosterCache
@@ -33,6 +35,52 @@ class UnknownHotline(LookupError):
     """The dialled number is not a configured hotline."""
 
 
+class Breaker:
+    """Stops calls waiting on a database that just failed: after 3 failures in a row, calls are
+    answered from the roster at once for 5 seconds; then one call at a time tries again."""
+
+    def __init__(
+        self,
+        *,
+        threshold: int = 3,
+        cooldown: float = 5.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._threshold = threshold
+        self._cooldown = cooldown
+        self._monotonic = monotonic
+        self._failures = 0
+        self._open_until = 0.0
+        self._probing = False
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._failures < self._threshold:
+                return True
+            if self._monotonic() < self._open_until or self._probing:
+                return False
+            self._probing = True  # half-open: this request alone tries the database
+            return True
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._failures = 0
+            self._probing = False
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failures += 1
+            self._probing = False
+            if self._failures >= self._threshold:
+                self._open_until = self._monotonic() + self._cooldown
+
+    def done(self) -> None:
+        """The attempt ended for a reason that says nothing about the database."""
+        with self._lock:
+            self._probing = False
+
+
 class VoiceState:
     """What the voice routes keep in the process: counters and acceptances seen while degraded."""
 
@@ -45,6 +93,7 @@ class VoiceState:
         self._accepted: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self.limiter = anyio.CapacityLimiter(threads)
+        self.breaker = Breaker()
 
     def count(self, name: str) -> int:
         with self._lock:
@@ -122,17 +171,46 @@ def _language(request: Request, params: dict[str, str]) -> str:
     return _state(request.app).roster.language(params.get("To", ""))
 
 
+class DatabaseSkipped(RuntimeError):
+    """The database failed moments ago: this request does not wait for it again."""
+
+
+# What says the database is failing (as opposed to a request it cannot serve).
+_DATABASE_FAILURES = (TimeoutError, OSError, sa.exc.DBAPIError, sa.exc.TimeoutError, WriterBusy)
+
+
+async def _guarded(request: Request, attempt: Callable[[], Awaitable[str]]) -> str:
+    """Run database work within the budget, unless the breaker says the database is down."""
+    state = _state(request.app)
+    if not state.breaker.allow():
+        raise DatabaseSkipped
+    try:
+        with anyio.fail_after(request.app.state.settings.voice_db_budget_ms / 1000):
+            result = await attempt()
+    except _DATABASE_FAILURES:
+        state.breaker.failed()
+        raise
+    except Exception:
+        state.breaker.done()
+        raise
+    state.breaker.succeeded()
+    return result
+
+
 async def _within_budget(request: Request, work: Callable[[], str]) -> str:
     """Run database work in a thread, giving up after the budget (the thread is abandoned).
 
     Voice work has threads of its own, so a hung database cannot starve the rest of the
     service, and the rest of the service cannot starve a call.
     """
-    budget = request.app.state.settings.voice_db_budget_ms / 1000
-    with anyio.fail_after(budget):
-        return await to_thread.run_sync(
+
+    async def in_thread() -> str:
+        result: str = await to_thread.run_sync(
             work, abandon_on_cancel=True, limiter=_state(request.app).limiter
         )
+        return result
+
+    return await _guarded(request, in_thread)
 
 
 def _degraded(request: Request, where: str, exc: BaseException) -> None:
@@ -227,8 +305,7 @@ async def voice(request: Request) -> Response:
         return twiml.voicemail(ladder.language, base_url=base)
 
     try:
-        with anyio.fail_after(app.state.settings.voice_db_budget_ms / 1000):
-            return _xml(await decide())
+        return _xml(await _guarded(request, decide))
     except Exception as exc:
         _degraded(request, "voice", exc)
         return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=None)))

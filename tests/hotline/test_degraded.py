@@ -17,6 +17,7 @@ from sqlmodel import Session
 from core.app import create_app
 from core.clock import FrozenClock
 from hotline import jobs
+from hotline.webhooks import Breaker
 from tests.conftest import make_settings
 from tests.hotline.conftest import (
     BACKUP_PHONE,
@@ -191,3 +192,47 @@ def test_even_a_broken_roster_leaves_the_settings_numbers(
     assert response.status_code == 200
     assert _dials(response.text) == [SETTINGS_LAST_RESORT]
     assert "<Record" in response.text
+
+
+def test_the_breaker_opens_after_three_failures_and_lets_one_probe_through() -> None:
+    now = [100.0]
+    breaker = Breaker(threshold=3, cooldown=5.0, monotonic=lambda: now[0])
+    for _ in range(3):
+        assert breaker.allow()
+        breaker.failed()
+    assert not breaker.allow()
+    now[0] += 4.9
+    assert not breaker.allow()
+    now[0] += 0.1
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()  # only one at a time
+    breaker.failed()
+    assert not breaker.allow()
+    now[0] += 5.0
+    assert breaker.allow()
+    breaker.succeeded()
+    assert breaker.allow()
+    assert breaker.allow()
+
+
+def test_a_failing_database_is_not_waited_for_again_and_again(
+    app: FastAPI, line: Line, clock: FrozenClock
+) -> None:
+    clock.set(EVENING)
+    jobs.refresh_roster(app)
+    attempts = []
+
+    @contextmanager
+    def down() -> Iterator[Session]:
+        attempts.append(1)
+        raise OSError("connection refused")
+        yield  # pragma: no cover
+
+    app.state.unit_of_work = down
+    app.state.ladders.clear()
+    with TestClient(app, base_url="https://testserver") as client:
+        answers = [
+            twilio(client, "/hotline/voice", call_params(f"CA{index:032d}")) for index in range(6)
+        ]
+    assert all(_dials(a.text) == [PRIMARY_PHONE] for a in answers)
+    assert len(attempts) == 3  # then answered from the roster without trying
