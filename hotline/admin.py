@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar as ICalendar
 from icalendar import Event
 from sqlmodel import Session, col, select
+from sqlmodel import update as sa_update
 
 from core import audit
 from core.audit import Actor
@@ -720,9 +721,27 @@ def create_calendar_feed(
     user_id: uuid.UUID | None = None,
     actor: Actor,
 ) -> str:
-    """A new private feed for a hotline or a user; returns the token, which is stored hashed."""
+    """A new private feed for a hotline or a user; returns the token, which is stored hashed.
+
+    There is one live link per hotline and per person: a new one revokes the ones before it, so
+    a link that leaked is shut by making a new one.
+    """
     if (hotline_id is None) == (user_id is None):
         raise ValueError("a feed is for a hotline or for a user")
+    earlier = session.exec(
+        sa_update(CalendarFeed)
+        .where(
+            col(CalendarFeed.organisation_id) == organisation_id,
+            col(CalendarFeed.hotline_id) == hotline_id
+            if hotline_id is not None
+            else col(CalendarFeed.hotline_id).is_(None),
+            col(CalendarFeed.user_id) == user_id
+            if user_id is not None
+            else col(CalendarFeed.user_id).is_(None),
+            col(CalendarFeed.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+    ).rowcount
     token = secrets.token_urlsafe(32)
     feed = CalendarFeed(
         organisation_id=organisation_id,
@@ -741,7 +760,8 @@ def create_calendar_feed(
         subject_type="calendar_feed",
         subject_id=feed.id,
         organisation_id=organisation_id,
-        reason="hotline feed" if hotline_id is not None else "personal feed",
+        reason=("hotline feed" if hotline_id is not None else "personal feed")
+        + (f"; {earlier} earlier link(s) revoked" if earlier else ""),
     )
     return token
 

@@ -1196,3 +1196,27 @@ def test_no_code_can_be_sent_without_a_number_to_send_it_from(
     assert "no number to send the code from" in response.json()["message"]
     assert db.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
     assert db.exec(select(func.count()).select_from(DutyPhone)).one() == 0
+
+
+def test_a_new_link_shuts_the_old_one(
+    client: TestClient, world: World, db: Session, staff: Staff, hotline: Hotline
+) -> None:
+    url = f"{base(staff)}/hotlines/{hotline.id}/calendar-feeds"
+    first = _token(login(client, world, staff.supervisor).post(url).json()["url"])
+    personal = _token(
+        login(client, world, staff.ana)
+        .post(f"{base(staff)}/duty-phones/me/calendar-feed")
+        .json()["url"]
+    )
+    second = _token(login(client, world, staff.supervisor).post(url).json()["url"])
+    act_as(client, None)
+    assert client.get(f"/hotline/calendar/{first}.ics").status_code == 403
+    assert client.get(f"/hotline/calendar/{second}.ics").status_code == 200
+    # Another subject's link is untouched.
+    assert client.get(f"/hotline/calendar/{personal}.ics").status_code == 200
+    reasons = db.exec(
+        select(AuditEvent.reason)
+        .where(AuditEvent.action == "calendar_feed.created")
+        .order_by(col(AuditEvent.id))
+    ).all()
+    assert reasons == ["hotline feed", "personal feed", "hotline feed; 1 earlier link(s) revoked"]
