@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from core import audit, domains, users
@@ -19,7 +20,7 @@ from core.db import create_db_engine, current_revisions, unit_of_work
 from core.db import downgrade as db_downgrade
 from core.db import upgrade as db_upgrade
 from core.demo import demo_loaded, load_demo
-from core.errors import AppError
+from core.errors import AppError, describe_validation_errors
 from core.logs import configure_logging
 from core.models import (
     ApiToken,
@@ -65,6 +66,13 @@ def _out(text: str) -> None:
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _explain(exc: ValueError) -> str:
+    """What is wrong with the options, in the words the API uses (never echoing the input)."""
+    if isinstance(exc, ValidationError):
+        return describe_validation_errors(list(exc.errors()))
+    return "invalid option"
 
 
 def _settings() -> Settings:
@@ -174,7 +182,7 @@ def org_create(
     try:
         data = OrganisationCreate(name=name, kind=kind, country_code=country, time_zone=time_zone)
     except ValueError as exc:
-        _fail(str(exc).splitlines()[-1].strip())
+        _fail(_explain(exc))
     with _work() as (_, session):
         organisation = users.create_organisation(
             session, now=SystemClock().now(), data=data, actor=CLI_ACTOR
@@ -194,7 +202,7 @@ def user_create(
     try:
         data = UserCreate(email=email, display_name=name, roles=role, is_volunteer=volunteer)
     except ValueError as exc:
-        _fail(str(exc).splitlines()[-1].strip())
+        _fail(_explain(exc))
     with _work() as (settings, session):
         user, password = users.create_user(
             session,
@@ -240,7 +248,7 @@ def token_create(
     try:
         data = ApiTokenCreate(name=name, role=role)
     except ValueError as exc:
-        _fail(str(exc).splitlines()[-1].strip())
+        _fail(_explain(exc))
     with _work() as (_, session):
         token, secret = users.create_token(
             session,

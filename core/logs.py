@@ -8,6 +8,7 @@ import re
 import secrets
 import sys
 import time
+import traceback
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +32,20 @@ ALLOWED_EXTRA = frozenset(
         "organisation_id",
         "count",
         "job",
+        "where",
     }
 )
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def where(exc: BaseException, depth: int = 5) -> str:
+    """The innermost frames of a traceback, as file:line:function, without any message or value
+    (an exception's text can carry a row's data)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-depth:]
+    return " < ".join(
+        f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
+        for f in reversed(frames)
+    )
 
 
 def current_request_id() -> str | None:
@@ -85,7 +97,7 @@ def configure_logging(*, json_logs: bool, level: str) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic announces its dialect each time readiness is checked, and HTTP clients log whole
     # URLs (which may carry tokens or numbers): keep their warnings only.
-    for noisy in ("alembic.runtime.migration", "httpx", "httpcore", "twilio.http_client"):
+    for noisy in ("alembic.runtime.migration", "httpx", "httpx2", "httpcore", "twilio.http_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
@@ -93,6 +105,7 @@ def configure_logging(*, json_logs: bool, level: str) -> None:
 
 
 access_log = logging.getLogger("sigurna.request")
+error_log = logging.getLogger("sigurna.errors")
 
 
 class RequestContextMiddleware:
@@ -126,8 +139,42 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        started_response = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started_response
+            if message["type"] == "http.response.start":
+                started_response = True
+            await send_with_headers(message)
+
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            # Answered here, inside the request's context, so that even an unexpected error
+            # carries its request id and protective headers, and its log line can be traced.
+            error_log.error(
+                "unhandled error",
+                extra={"error_type": type(exc).__name__, "where": where(exc)},
+            )
+            if started_response:
+                raise
+            body = json.dumps(
+                {
+                    "error": "internal_error",
+                    "message": "An unexpected error occurred; it has been logged.",
+                }
+            ).encode()
+            await tracked_send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await tracked_send({"type": "http.response.body", "body": body})
         finally:
             route = scope.get("route")
             access_log.info(

@@ -40,6 +40,7 @@ def common_passwords() -> frozenset[str]:
 
 # Keyboard walks, row by row and across rows (QWERTY and the QWERTZ of the Western Balkans).
 _KEYBOARD_ROWS = (
+    "1234567890",
     "qwertyuiopasdfghjklzxcvbnm",
     "qwertzuiopasdfghjklyxcvbnm",
     "1234567890qwertyuiop",
@@ -52,8 +53,12 @@ _PADDING = re.compile(r"^(?P<core>.*?)[\d\W_]*$")
 
 
 def _is_sequence(text: str) -> bool:
-    """All one character, or a run along the alphabet or a keyboard row."""
+    """All one character, a short pattern repeated, or a run along the alphabet or a keyboard."""
     if len(set(text)) <= 2:
+        return True
+    if any(
+        text == text[:size] * (len(text) // size) + text[: len(text) % size] for size in range(1, 5)
+    ):
         return True
     steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
     if steps <= {1} or steps <= {-1}:
@@ -73,7 +78,8 @@ def password_problem(
     refused = common_passwords()
     padded = _PADDING.match(lowered)
     core = padded.group("core") if padded else lowered
-    if lowered in refused or core in refused or lowered.replace(" ", "") in refused:
+    squeezed = "".join(c for c in lowered if c.isalnum())
+    if lowered in refused or core in refused or squeezed in refused:
         return "the password is too common; choose a longer phrase of unrelated words"
     if _is_sequence(lowered) or (len(core) >= 6 and _is_sequence(core)):
         return "the password is a simple sequence; choose a longer phrase of unrelated words"
