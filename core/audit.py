@@ -5,12 +5,13 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, select
 
+from core.clock import ensure_utc
 from core.db import UTCDateTime
 
 GENESIS_HASH = "0" * 64
@@ -96,7 +97,10 @@ _HASHED_FIELDS = (
 
 def _digest(prev_hash: str, fields: Mapping[Any, Any]) -> str:
     payload = {name: fields[name] for name in _HASHED_FIELDS}
-    payload["occurred_at"] = payload["occurred_at"].isoformat(timespec="microseconds")
+    # The database keeps UTC; hash the same instant the same way whatever offset the caller used.
+    payload["occurred_at"] = (
+        payload["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    )
     if payload["organisation_id"] is not None:
         payload["organisation_id"] = str(payload["organisation_id"])
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -115,10 +119,15 @@ def record(
     reason: str | None = None,
 ) -> AuditEvent:
     """Append an event to the chain inside the caller's transaction."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    head = session.exec(
+        select(AuditHead)
+        .where(AuditHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     event = AuditEvent(
         id=(head.last_event_id or 0) + 1,
-        occurred_at=now,
+        occurred_at=ensure_utc(now),
         actor_type=actor.type,
         actor_id=actor.id,
         organisation_id=organisation_id if organisation_id is not None else actor.organisation_id,
