@@ -10,6 +10,7 @@ RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY hotline ./hotline
+COPY shelters ./shelters
 COPY notifications ./notifications
 # Exactly the pinned direct dependencies of pyproject.toml, and the project itself.
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip check

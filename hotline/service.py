@@ -167,6 +167,16 @@ def call_by_sid(session: Session, call_sid: str, *, lock: bool = False) -> Call 
     return session.exec(query).first()
 
 
+def call_belongs_to(session: Session, *, call_id: uuid.UUID, organisation_id: uuid.UUID) -> bool:
+    """Whether `call_id` is a call to one of the organisation's hotlines (for other domains)."""
+    found = session.exec(
+        select(Call.id)
+        .join(Hotline, col(Hotline.id) == col(Call.hotline_id))
+        .where(Call.id == call_id, Hotline.organisation_id == organisation_id)
+    ).first()
+    return found is not None
+
+
 def new_call_row(
     *,
     now: datetime,
