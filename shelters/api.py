@@ -1049,6 +1049,7 @@ def figures_route(
     org_id: uuid.UUID,
     _: FiguresReader,
     session: SessionDep,
+    clock: ClockDep,
     first: Annotated[date, Query(alias="from")],
     last: Annotated[date, Query(alias="to")],
 ) -> list[FiguresPublic]:
@@ -1056,5 +1057,7 @@ def figures_route(
     shelters = service.list_shelters(session, organisation_id=org_id)
     return [
         FiguresPublic(**{**f.__dict__, "occupancy_rate": f.occupancy_rate})
-        for f in service.figures(session, shelters=shelters, first=first, last=last)
+        for f in service.figures(
+            session, shelters=shelters, first=first, last=last, now=clock.now()
+        )
     ]

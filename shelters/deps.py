@@ -6,8 +6,6 @@ configuration routes that allow them). Anyone else gets 404, as if the shelter d
 Whether a caller may see the address or the people is decided here too (`Gate.sees_people`).
 """
 
-from __future__ import annotations
-
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,7 +77,8 @@ def shelter_gate(policy: Policy) -> Callable[..., Gate]:
         org_id: uuid.UUID,
         shelter_id: uuid.UUID,
         session: SessionDep,
-        principal: Annotated[Principal, Depends(checked)],
+        # A default, not a string annotation: `checked` is local to this closure.
+        principal: Principal = Depends(checked),  # noqa: B008
     ) -> Gate:
         shelter = service.get_shelter(session, organisation_id=org_id, shelter_id=shelter_id)
         people = sees_people(session, principal, shelter)

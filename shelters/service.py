@@ -1768,8 +1768,12 @@ def figures(
     shelters: Sequence[Shelter],
     first: date,
     last: date,
+    now: datetime,
 ) -> list[ShelterFigures]:
-    """Bed nights (a person in a bed at 00:00 local), occupancy, stays, extensions, turn-aways."""
+    """Bed nights (a person in a bed at 00:00 local), occupancy, stays, extensions, turn-aways.
+
+    Nights still to come are not counted: a stay that is open counts up to `now`.
+    """
     check_period(first, last)
     result: list[ShelterFigures] = []
     if not shelters:
@@ -1781,7 +1785,7 @@ def figures(
     earliest = min(b[0] for b in bounds.values())
     latest = max(b[1] for b in bounds.values())
     ids = list(by_id)
-    bed_nights(session, shelters=shelters, bounds=bounds, into=figures_by_id)
+    bed_nights(session, shelters=shelters, bounds=bounds, now=now, into=figures_by_id)
     stays = session.exec(
         select(Stay).where(
             col(Stay.shelter_id).in_(ids),
@@ -1864,6 +1868,7 @@ def bed_nights(
     *,
     shelters: Sequence[Shelter],
     bounds: dict[uuid.UUID, tuple[datetime, datetime]],
+    now: datetime,
     into: dict[uuid.UUID, ShelterFigures],
 ) -> None:
     """Add each shelter's bed nights (and children's) in its period to `into`.
@@ -1872,7 +1877,7 @@ def bed_nights(
     time zones, streams the occupancies through that function.
     """
     if session.get_bind().dialect.name == "postgresql":
-        _bed_nights_sql(session, shelters=shelters, bounds=bounds, into=into)
+        _bed_nights_sql(session, shelters=shelters, bounds=bounds, now=now, into=into)
         return
     for shelter in shelters:
         start, end = bounds[shelter.id]
@@ -1886,7 +1891,9 @@ def bed_nights(
         ).all()
         f = into[shelter.id]
         for starts_at, ends_at, child in rows:
-            counted = nights(max(starts_at, start), min(ends_at or end, end), shelter.time_zone)
+            counted = nights(
+                max(starts_at, start), min(ends_at or now, end, now), shelter.time_zone
+            )
             f.bed_nights += counted
             if child:
                 f.child_bed_nights += counted
@@ -1902,7 +1909,7 @@ _BED_NIGHTS_SQL = sa.text(
     ), clipped AS (
         SELECT o.shelter_id, o.child, p.zone,
                GREATEST(o.starts_at, p.period_start) AS s,
-               LEAST(COALESCE(o.ends_at, p.period_end), p.period_end) AS e
+               LEAST(COALESCE(o.ends_at, :now), p.period_end, :now) AS e
         FROM shelter_bed_occupancy o JOIN p ON p.shelter_id = o.shelter_id
         WHERE o.kind = 'occupied' AND o.starts_at < p.period_end
           AND (o.ends_at IS NULL OR o.ends_at > p.period_start)
@@ -1920,9 +1927,11 @@ def _bed_nights_sql(
     *,
     shelters: Sequence[Shelter],
     bounds: dict[uuid.UUID, tuple[datetime, datetime]],
+    now: datetime,
     into: dict[uuid.UUID, ShelterFigures],
 ) -> None:
-    params = {
+    params: dict[str, Any] = {
+        "now": now,
         "ids": [s.id for s in shelters],
         "zones": [s.time_zone for s in shelters],
         "starts": [bounds[s.id][0] for s in shelters],
