@@ -132,6 +132,15 @@ def name_hash(cipher: FieldCipher, name: str) -> str:
     return cipher.keyed_hash(normalise_name(name), purpose=NAME_PURPOSE)
 
 
+def _end_occupancy(session: Session, occupancy: BedOccupancy, now: datetime) -> None:
+    """End a period at `now`; one that began at this very instant never existed and goes."""
+    if occupancy.starts_at >= now:
+        session.delete(occupancy)
+    else:
+        occupancy.ends_at = now
+        session.add(occupancy)
+
+
 def _current(now: datetime) -> Any:
     """Occupancies in force at `now` (periods are half-open)."""
     return sa.and_(
@@ -626,7 +635,8 @@ def people_in(session: Session, *, shelter_id: uuid.UUID, now: datetime) -> int:
 def nights_over_capacity(shelter: Shelter, *, now: datetime) -> int:
     if shelter.over_capacity_since is None:
         return 0
-    return nights(shelter.over_capacity_since, now, shelter.time_zone)
+    # Still over capacity at `now`: a midnight that is now counts.
+    return nights(shelter.over_capacity_since, now + timedelta(microseconds=1), shelter.time_zone)
 
 
 def _update_over_capacity(session: Session, shelter: Shelter, *, now: datetime) -> None:
@@ -694,8 +704,11 @@ def _pick_beds(
     """A bed for each person (theirs if named), or None when not everyone fits.
 
     A named bed that is taken is a conflict (someone else got there first), not a turn-away.
+    A named bed that is reserved is the one kept for this person: the hold gives way.
     """
-    taken = {o.bed_id for o in current_occupancies(session, shelter_id=shelter.id, now=now)}
+    current = current_occupancies(session, shelter_id=shelter.id, now=now)
+    held = {o.bed_id for o in current if o.kind is OccupancyKind.RESERVED}
+    taken = {o.bed_id for o in current}
     beds = [b for b in list_beds(session, shelter_id=shelter.id) if not b.out_of_service]
     by_id = {b.id: b for b in beds}
     chosen: list[uuid.UUID | None] = []
@@ -708,8 +721,9 @@ def _pick_beds(
             raise InvalidInput("bed_id: the shelter has no such bed in service.")
         if bed.kind is BedKind.COT and person.age >= CRIB_AGE:
             raise InvalidInput("bed_id: a cot is for a child under three.")
-        if bed.id in taken:
+        if bed.id in taken and bed.id not in held:
             raise Conflict("That bed is already taken: choose another or refresh the bed board.")
+        held.discard(bed.id)
         taken.add(bed.id)
         chosen.append(bed.id)
     free = [b for b in beds if b.id not in taken]
@@ -825,11 +839,18 @@ def admit(
         )
     beds: list[uuid.UUID] = []
     if not data.at_distance:
+        # People arriving into beds held for them are already counted by their holds.
+        holds = {
+            o.bed_id
+            for o in current_occupancies(session, shelter_id=shelter.id, now=now)
+            if o.kind is OccupancyKind.RESERVED
+        }
+        arriving = sum(1 for p in people if p.bed_id is None or p.bed_id not in holds)
         problem = _check_capacity(
             session,
             shelter=shelter,
             now=now,
-            adding=len(people),
+            adding=arriving,
             use_soft=data.use_soft_capacity,
             actor_roles=actor_roles,
         )
@@ -922,8 +943,7 @@ def _end_holds(session: Session, *, bed_ids: Iterable[uuid.UUID], now: datetime)
         )
     ).all()
     for hold in holds:
-        hold.ends_at = now
-        session.add(hold)
+        _end_occupancy(session, hold, now)
     session.flush()
 
 
@@ -1149,11 +1169,12 @@ def transfer(
             raise Conflict("That bed is already taken: choose another or refresh the bed board.")
     for move in data.moves:
         old = current.get(move.member_id)
+        if old is not None and old.bed_id == move.bed_id:
+            raise InvalidInput("moves: the person is already in that bed.")
+    for move in data.moves:
+        old = current.get(move.member_id)
         if old is not None:
-            if old.bed_id == move.bed_id:
-                raise InvalidInput("moves: the person is already in that bed.")
-            old.ends_at = now
-            session.add(old)
+            _end_occupancy(session, old, now)
     session.flush()
     for move in data.moves:
         session.add(_occupy(target.id, move.bed_id, stay.id, members[move.member_id], now))
@@ -1195,8 +1216,7 @@ def discharge(
     for occupancy in session.exec(
         select(BedOccupancy).where(BedOccupancy.stay_id == stay.id, _current(now))
     ).all():
-        occupancy.ends_at = now
-        session.add(occupancy)
+        _end_occupancy(session, occupancy, now)
     stay.status = StayStatus.ENDED
     stay.ended_at = now
     stay.destination = data.destination
@@ -1264,8 +1284,8 @@ def release_hold(
         raise NotFound(NOT_FOUND)
     if hold.ends_at is not None and hold.ends_at <= now:
         raise Conflict("The hold has already ended.")
-    hold.ends_at = max(now, hold.starts_at + timedelta(microseconds=1))
-    session.add(hold)
+    bed_id = hold.bed_id
+    _end_occupancy(session, hold, now)
     session.flush()
     _audit(
         session,
@@ -1273,7 +1293,7 @@ def release_hold(
         actor=actor,
         action="shelter.bed_released",
         subject_type="shelter_bed",
-        subject_id=hold.bed_id,
+        subject_id=bed_id,
         organisation_id=shelter.organisation_id,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -27,7 +27,10 @@ class Place:
     beds: list[Bed]
     staff: User
     supervisor: User
-    cookies: dict[str, dict[str, str]] = field(default_factory=dict)
+    world: World
+
+    def user(self, who: str) -> User:
+        return {"staff": self.staff, "supervisor": self.supervisor}[who]
 
     @property
     def url(self) -> str:
@@ -96,14 +99,7 @@ def place(world: World, cipher: FieldCipher) -> Place:
     staff = world.user(organisation, Role.SHELTER_STAFF, display_name="Shelter Worker")
     supervisor = world.user(organisation, Role.SUPERVISOR, display_name="Shift Supervisor")
     assign(world, shelter, staff)
-    return Place(
-        organisation,
-        shelter,
-        beds,
-        staff,
-        supervisor,
-        {"staff": world.login_cookie(staff), "supervisor": world.login_cookie(supervisor)},
-    )
+    return Place(organisation, shelter, beds, staff, supervisor, world)
 
 
 def admission(
@@ -124,7 +120,8 @@ def admission(
 
 
 def as_(client: TestClient, place: Place, who: str) -> TestClient:
-    return act_as(client, place.cookies[who])
+    """Log in afresh as the shelter's staff member or supervisor (at the clock's time now)."""
+    return act_as(client, place.world.login_cookie(place.user(who)))
 
 
 def new_id() -> str:
