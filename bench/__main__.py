@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_auth", "bench.hotline_voice")
+BENCHMARKS = ("bench.core_auth", "bench.hotline_voice", "bench.shelters")
 
 
 def main(argv: list[str]) -> int:

@@ -19,6 +19,7 @@ from core import users
 from core.clock import ensure_utc
 from core.crypto import FieldCipher
 from core.deps import CipherDep, ClockDep, RequestIdDep, SessionDep
+from core.errors import InvalidInput
 from core.models import Role
 from shelters import service
 from shelters.deps import (
@@ -1035,11 +1036,23 @@ def network_availability_route(
     sex: Sex = Sex.FEMALE,
     age: Annotated[int, Query(ge=0, le=120)] = 30,
     children: Annotated[int, Query(ge=0, le=12)] = 0,
+    infants: Annotated[int, Query(ge=0, le=12, description="children under three")] = 0,
     group: Group | None = None,
 ) -> list[AvailabilityPublic]:
-    """Shelters across the network with enough free eligible beds: counts only, no places."""
+    """Shelters across the network with enough free eligible beds: counts only, no places.
+
+    The 50 shelters with most free places; `infants` of the `children` may sleep in cots.
+    """
+    if infants > children:
+        raise InvalidInput("infants: must not be more than children.")
     found = service.network_availability(
-        session, now=clock.now(), sex=sex, age=age, group=group, children=children
+        session,
+        now=clock.now(),
+        sex=sex,
+        age=age,
+        group=group,
+        children=children,
+        infants=infants,
     )
     return _availability_public(found)
 

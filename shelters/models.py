@@ -326,6 +326,9 @@ class Stay(SQLModel, table=True):
     call_id: uuid.UUID | None = Field(default=None)
     municipality: str = Field(max_length=80)
     at_distance: bool = False  # support at distance: a placement outside the shelter, no bed
+    # Kept on the stay so that the figures count people without reading every member row.
+    people: int = 1
+    children: int = 0
     admitted_at: datetime = Field(sa_type=UTCDateTime)
     contract_days: int = Field(default=MAX_STAY_DAYS)
     planned_end: datetime = Field(sa_type=UTCDateTime)

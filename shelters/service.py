@@ -11,7 +11,7 @@ import json
 import secrets
 import unicodedata
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -35,6 +35,7 @@ from shelters.models import (
     BedKind,
     BedOccupancy,
     BedState,
+    Channel,
     DischargeCreate,
     EntryApproval,
     EntryLog,
@@ -538,7 +539,7 @@ def reveal_member_name(cipher: FieldCipher, member: StayMember) -> str:
 
 
 def eligibility_failures(
-    shelter: Shelter, *, sex: Sex, age: int, group: Group | None, children: int
+    shelter: Shelter | _Criteria, *, sex: Sex, age: int, group: Group | None, children: int
 ) -> list[str]:
     """Which of the shelter's criteria a request fails (empty when eligible)."""
     failed: list[str] = []
@@ -563,22 +564,45 @@ class Availability:
     free_cots: int
 
 
+def _free_beds_query(now: datetime) -> Any:
+    """Free, in-service beds and cots per shelter now (one aggregate over the beds)."""
+    taken = select(BedOccupancy.bed_id).where(_current(now))
+    is_cot = col(Bed.kind) == BedKind.COT
+    return (
+        select(
+            col(Bed.shelter_id).label("shelter_id"),
+            func.sum(sa.case((is_cot, 0), else_=1)).label("beds"),
+            func.sum(sa.case((is_cot, 1), else_=0)).label("cots"),
+        )
+        .where(col(Bed.out_of_service).is_(False), col(Bed.id).not_in(taken))
+        .group_by(col(Bed.shelter_id))
+    )
+
+
 def free_bed_counts(
     session: Session, *, now: datetime, shelter_ids: Sequence[uuid.UUID] | None = None
-) -> dict[uuid.UUID, Counter[BedKind]]:
-    """Free, in-service beds per shelter and kind, in one query."""
-    taken = select(BedOccupancy.bed_id).where(_current(now)).scalar_subquery()
-    query = (
-        select(Bed.shelter_id, Bed.kind, func.count())
-        .where(col(Bed.out_of_service).is_(False), col(Bed.id).not_in(taken))
-        .group_by(col(Bed.shelter_id), col(Bed.kind))
-    )
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Free, in-service (beds, cots) per shelter."""
+    query = _free_beds_query(now)
     if shelter_ids is not None:
         query = query.where(col(Bed.shelter_id).in_(list(shelter_ids)))
-    counts: dict[uuid.UUID, Counter[BedKind]] = defaultdict(Counter)
-    for shelter_id, kind, count in session.exec(query).all():
-        counts[shelter_id][BedKind(kind)] = count
-    return counts
+    return {
+        shelter_id: (int(beds), int(cots)) for shelter_id, beds, cots in session.exec(query).all()
+    }
+
+
+@dataclass(frozen=True)
+class _Criteria:
+    """The eligibility columns of a shelter, without loading the shelter."""
+
+    sexes: list[Sex]
+    min_age: int
+    max_age: int | None
+    groups: list[Group]
+    accepts_children: bool
+
+
+MAX_ALTERNATIVES = 50
 
 
 def network_availability(
@@ -589,35 +613,55 @@ def network_availability(
     age: int,
     group: Group | None,
     children: int,
+    infants: int = 0,
     exclude: uuid.UUID | None = None,
 ) -> list[Availability]:
-    """Shelters of the whole network with enough free eligible beds: counts, never places."""
-    counts = free_bed_counts(session, now=now)
-    if not counts:
-        return []
-    rows = session.exec(
-        select(Shelter, Organisation.name)
-        .join(Organisation, col(Organisation.id) == col(Shelter.organisation_id))
-        .where(col(Shelter.id).in_(list(counts)))
-    ).all()
-    found: list[Availability] = []
-    for shelter, organisation_name in rows:
-        if shelter.id == exclude:
-            continue
-        if eligibility_failures(shelter, sex=sex, age=age, group=group, children=children):
-            continue
-        kinds = counts[shelter.id]
-        beds = kinds[BedKind.BED] + kinds[BedKind.EMERGENCY]
-        cots = kinds[BedKind.COT]
-        if beds + cots < 1 + children or beds < 1:
-            continue
-        found.append(
-            Availability(
-                shelter.id, shelter.name, shelter.organisation_id, organisation_name, beds, cots
+    """Shelters of the whole network with enough free eligible beds: counts, never places.
+
+    Children under three (`infants`) may take cots, everyone else needs a bed. The 50 shelters
+    with most free places are listed.
+    """
+    free = _free_beds_query(now).subquery()
+    rows = (
+        session.connection()
+        .execute(
+            sa.select(
+                col(Shelter.id),
+                col(Shelter.name),
+                col(Shelter.organisation_id),
+                col(Organisation.name),
+                col(Shelter.sexes),
+                col(Shelter.min_age),
+                col(Shelter.max_age),
+                col(Shelter.groups),
+                col(Shelter.accepts_children),
+                free.c.beds,
+                free.c.cots,
             )
+            .join(free, free.c.shelter_id == col(Shelter.id))
+            .join(Organisation, col(Organisation.id) == col(Shelter.organisation_id))
         )
+        .all()
+    )
+    infants = min(infants, children)
+    found: list[Availability] = []
+    for row in rows:
+        shelter_id, name, organisation_id, organisation_name = row[:4]
+        sexes, min_age, max_age, groups, accepts_children, beds, cots = row[4:]
+        if shelter_id == exclude:
+            continue
+        criteria = _Criteria(
+            [Sex(x) for x in sexes], min_age, max_age, [Group(g) for g in groups], accepts_children
+        )
+        if eligibility_failures(criteria, sex=sex, age=age, group=group, children=children):
+            continue
+        beds, cots = int(beds), int(cots)
+        needs_bed = 1 + children - infants
+        if beds < needs_bed or beds + min(cots, infants) < 1 + children:
+            continue
+        found.append(Availability(shelter_id, name, organisation_id, organisation_name, beds, cots))
     found.sort(key=lambda a: (-(a.free_beds + a.free_cots), a.shelter_name, a.shelter_id))
-    return found
+    return found[:MAX_ALTERNATIVES]
 
 
 # --- capacity --------------------------------------------------------------------------------
@@ -795,6 +839,7 @@ def _record_turn_away(
         age=data.client.age,
         group=data.group,
         children=len(data.children),
+        infants=sum(1 for child in data.children if child.age < CRIB_AGE),
         exclude=shelter.id,
     )
     return TurnedAway(turn_away, failed, alternatives)
@@ -874,6 +919,8 @@ def admit(
         call_id=data.call_id,
         municipality=data.municipality,
         at_distance=data.at_distance,
+        people=len(people),
+        children=len(data.children),
         admitted_at=now,
         contract_days=data.contract_days,
         planned_end=add_local_days(now, data.contract_days, shelter.time_zone),
@@ -1792,95 +1839,92 @@ def figures(
 ) -> list[ShelterFigures]:
     """Bed nights (a person in a bed at 00:00 local), occupancy, stays, extensions, turn-aways.
 
-    Nights still to come are not counted: a stay that is open counts up to `now`.
+    Nights still to come are not counted: a stay that is open counts up to `now`. Every count is
+    an aggregate in the database, one query per figure and time zone, whatever the period.
     """
     check_period(first, last)
-    result: list[ShelterFigures] = []
     if not shelters:
-        return result
-    by_id = {s.id: s for s in shelters}
+        return []
     bounds = {s.id: period_bounds(first, last, s.time_zone) for s in shelters}
     span = (last - first).days + 1
-    figures_by_id = {s.id: ShelterFigures(s.id, s.name, span, s.hard_capacity) for s in shelters}
-    earliest = min(b[0] for b in bounds.values())
-    latest = max(b[1] for b in bounds.values())
-    ids = list(by_id)
-    bed_nights(session, shelters=shelters, bounds=bounds, now=now, into=figures_by_id)
-    stays = session.exec(
-        select(Stay).where(
-            col(Stay.shelter_id).in_(ids),
-            Stay.admitted_at >= earliest,
-            Stay.admitted_at < latest,
-        )
-    ).all()
-    admitted_ids = []
-    for stay in stays:
-        start, end = bounds[stay.shelter_id]
-        if not start <= stay.admitted_at < end:
-            continue
-        f = figures_by_id[stay.shelter_id]
-        f.admissions += 1
-        f.admissions_by_channel[stay.channel.value] = (
-            f.admissions_by_channel.get(stay.channel.value, 0) + 1
-        )
-        f.at_distance_admissions += int(stay.at_distance)
-        admitted_ids.append(stay.id)
-    if admitted_ids:
-        member_rows = session.exec(
-            select(Stay.shelter_id, StayMember.role, func.count())
-            .join(StayMember, col(StayMember.stay_id) == col(Stay.id))
-            .where(col(Stay.id).in_(admitted_ids))
-            .group_by(col(Stay.shelter_id), col(StayMember.role))
-        ).all()
-        for shelter_id, role, count in member_rows:
-            f = figures_by_id[shelter_id]
-            f.people_admitted += count
-            if MemberRole(role) is MemberRole.CHILD:
-                f.children_admitted += count
-    lengths: dict[uuid.UUID, list[float]] = defaultdict(list)
-    for stay in session.exec(
-        select(Stay).where(
-            col(Stay.shelter_id).in_(ids),
-            col(Stay.ended_at).is_not(None),
-            col(Stay.ended_at) >= earliest,
-            col(Stay.ended_at) < latest,
-        )
-    ).all():
-        start, end = bounds[stay.shelter_id]
-        if stay.ended_at is not None and start <= stay.ended_at < end:
-            lengths[stay.shelter_id].append(
-                (stay.ended_at - stay.admitted_at).total_seconds() / 86_400
+    into = {s.id: ShelterFigures(s.id, s.name, span, s.hard_capacity) for s in shelters}
+    bed_nights(session, shelters=shelters, bounds=bounds, now=now, into=into)
+    # Shelters in one zone share the period's bounds, so each zone is one set of queries.
+    zones: dict[tuple[datetime, datetime], list[uuid.UUID]] = defaultdict(list)
+    for shelter_id, period in bounds.items():
+        zones[period].append(shelter_id)
+    seconds = _seconds_between(session)
+    for (start, end), ids in zones.items():
+        for shelter_id, channel, count, distance, people, children in (
+            session.connection()
+            .execute(
+                sa.select(
+                    col(Stay.shelter_id),
+                    col(Stay.channel),
+                    func.count(),
+                    func.sum(sa.case((col(Stay.at_distance), 1), else_=0)),
+                    func.sum(col(Stay.people)),
+                    func.sum(col(Stay.children)),
+                )
+                .where(
+                    col(Stay.shelter_id).in_(ids),
+                    col(Stay.admitted_at) >= start,
+                    col(Stay.admitted_at) < end,
+                )
+                .group_by(col(Stay.shelter_id), col(Stay.channel))
             )
-    for shelter_id, values in lengths.items():
-        f = figures_by_id[shelter_id]
-        f.stays_ended = len(values)
-        f.average_length_of_stay_days = round(sum(values) / len(values), 2)
-    for shelter_id, decided_at in session.exec(
-        select(Stay.shelter_id, StayExtension.decided_at)
-        .join(Stay, col(Stay.id) == col(StayExtension.stay_id))
-        .where(
-            col(Stay.shelter_id).in_(ids),
-            StayExtension.status == ExtensionStatus.APPROVED,
-            col(StayExtension.decided_at) >= earliest,
-            col(StayExtension.decided_at) < latest,
-        )
-    ).all():
-        start, end = bounds[shelter_id]
-        if decided_at is not None and start <= decided_at < end:
-            figures_by_id[shelter_id].extensions_approved += 1
-    for turn_away in session.exec(
-        select(TurnAway).where(
-            col(TurnAway.shelter_id).in_(ids),
-            TurnAway.occurred_at >= earliest,
-            TurnAway.occurred_at < latest,
-        )
-    ).all():
-        start, end = bounds[turn_away.shelter_id]
-        if start <= turn_away.occurred_at < end:
-            f = figures_by_id[turn_away.shelter_id]
-            f.turn_aways += 1
-            f.turned_away_children += turn_away.children
-    return [figures_by_id[s.id] for s in shelters]
+            .all()
+        ):
+            f = into[shelter_id]
+            f.admissions += count
+            f.admissions_by_channel[Channel(channel).value] = count
+            f.at_distance_admissions += int(distance or 0)
+            f.people_admitted += int(people or 0)
+            f.children_admitted += int(children or 0)
+        for shelter_id, count, average in session.exec(
+            select(Stay.shelter_id, func.count(), func.avg(seconds))
+            .where(
+                col(Stay.shelter_id).in_(ids),
+                col(Stay.ended_at) >= start,
+                col(Stay.ended_at) < end,
+            )
+            .group_by(col(Stay.shelter_id))
+        ).all():
+            f = into[shelter_id]
+            f.stays_ended = count
+            f.average_length_of_stay_days = round(float(average) / 86_400, 2)
+        for shelter_id, count in session.exec(
+            select(Stay.shelter_id, func.count())
+            .join(StayExtension, col(StayExtension.stay_id) == col(Stay.id))
+            .where(
+                col(Stay.shelter_id).in_(ids),
+                StayExtension.status == ExtensionStatus.APPROVED,
+                col(StayExtension.decided_at) >= start,
+                col(StayExtension.decided_at) < end,
+            )
+            .group_by(col(Stay.shelter_id))
+        ).all():
+            into[shelter_id].extensions_approved = count
+        for shelter_id, count, children in session.exec(
+            select(TurnAway.shelter_id, func.count(), func.sum(TurnAway.children))
+            .where(
+                col(TurnAway.shelter_id).in_(ids),
+                TurnAway.occurred_at >= start,
+                TurnAway.occurred_at < end,
+            )
+            .group_by(col(TurnAway.shelter_id))
+        ).all():
+            into[shelter_id].turn_aways = count
+            into[shelter_id].turned_away_children = int(children or 0)
+    return [into[s.id] for s in shelters]
+
+
+def _seconds_between(session: Session) -> Any:
+    """A stay's length in seconds, as each database computes it."""
+    ended, admitted = col(Stay.ended_at), col(Stay.admitted_at)
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", ended - admitted)
+    return (func.julianday(ended) - func.julianday(admitted)) * 86_400
 
 
 def bed_nights(

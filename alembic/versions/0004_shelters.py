@@ -191,6 +191,8 @@ def upgrade() -> None:
         sa.Column("call_id", sa.Uuid(), nullable=True),
         sa.Column("municipality", sa.String(length=80), nullable=False),
         sa.Column("at_distance", sa.Boolean(), nullable=False),
+        sa.Column("people", sa.Integer(), nullable=False),
+        sa.Column("children", sa.Integer(), nullable=False),
         sa.Column("admitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("contract_days", sa.Integer(), nullable=False),
         sa.Column("planned_end", sa.DateTime(timezone=True), nullable=False),

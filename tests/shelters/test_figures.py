@@ -90,6 +90,8 @@ def _stay(
         channel=channel,
         municipality="Podgorica",
         at_distance=at_distance,
+        people=1 + children,
+        children=children,
         admitted_at=admitted,
         planned_end=add_local_days(admitted, 7, ZONE),
         decision_due_at=add_local_days(admitted, 7, ZONE),

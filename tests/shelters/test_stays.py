@@ -609,3 +609,22 @@ def test_the_board_names_people_only_for_the_shelters_staff(
             "free_cots": 1,
         }
     ]
+
+
+def test_the_network_view_counts_cots_only_for_children_under_three(
+    client: TestClient, place: Place
+) -> None:
+    as_(client, place, "staff")
+    admit(client, place, name="First Test")  # left: one bed, one cot
+    url = "/network/shelter-availability"
+
+    older_child = client.get(url, params={"children": 1})
+    infant = client.get(url, params={"children": 1, "infants": 1})
+    wrong = client.get(url, params={"children": 0, "infants": 1})
+
+    assert older_child.json() == []
+    assert [(a["free_beds"], a["free_cots"]) for a in infant.json()] == [(1, 1)]
+    assert (wrong.status_code, wrong.json()["message"]) == (
+        422,
+        "infants: must not be more than children.",
+    )
