@@ -1065,6 +1065,8 @@ def request_extension(
     user_id: uuid.UUID,
     actor: Actor,
 ) -> StayExtension:
+    # The stay's lock makes "one pending request at a time" hold under concurrent requests.
+    stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
     _active(stay)
     new_end = data.new_end
     if new_end <= stay.planned_end:
@@ -1134,6 +1136,13 @@ def decide_extension(
 ) -> StayExtension:
     """A supervisor's decision; approval moves the stay's planned end to the stated new end."""
     stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
+    # Read again under the stay's lock: a decision made meanwhile must be seen.
+    extension = session.exec(
+        select(StayExtension)
+        .where(StayExtension.id == extension.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if extension.status is not ExtensionStatus.PENDING:
         raise Conflict("This extension has already been decided.")
     _active(stay)
@@ -1523,6 +1532,8 @@ def record_perpetrator(
     actor: Actor,
 ) -> Perpetrator:
     """Record a resident's perpetrator; any approval under that name is revoked at once."""
+    # Under the shelter's lock, like approvals, so that none can slip in meanwhile.
+    shelter = lock_shelter(session, shelter)
     digest = name_hash(cipher, name)
     key_id, blob = _seal(cipher, name, PERPETRATOR_CONTEXT)
     row = Perpetrator(
