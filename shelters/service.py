@@ -236,7 +236,9 @@ def update_shelter(
         if changes[name] is None and name not in {"max_age", "soft_capacity"}:
             raise InvalidInput(f"{name}: must not be null.")
     shelter = lock_shelter(session, shelter)
-    merged = {**shelter.model_dump(), **changes}
+    checked = ("sexes", "min_age", "max_age", "hard_capacity", "soft_capacity")
+    merged = {name: getattr(shelter, name) for name in (*checked, "soft_capacity_max_nights")}
+    merged.update({k: v for k, v in changes.items() if k in merged})
     try:
         check_eligibility(merged["sexes"], merged["min_age"], merged["max_age"])
         check_capacity(
@@ -705,6 +707,8 @@ def _check_capacity(
     actor_roles: frozenset[Role],
 ) -> str | None:
     """None when `adding` more people fit; otherwise why not (for a turn-away)."""
+    # A hold that lapsed may have ended an over-capacity period without anyone writing it.
+    _update_over_capacity(session, shelter, now=now)
     after = people_in(session, shelter_id=shelter.id, now=now) + adding
     if after <= shelter.hard_capacity:
         return None
@@ -1343,6 +1347,7 @@ def release_hold(
     bed_id = hold.bed_id
     _end_occupancy(session, hold, now)
     session.flush()
+    _update_over_capacity(session, lock_shelter(session, shelter), now=now)
     _audit(
         session,
         now=now,
@@ -1514,7 +1519,10 @@ def attention(session: Session, *, shelter: Shelter, now: datetime) -> Attention
         if ids
         else []
     )
-    return Attention(overdue, ending, pending, nights_over_capacity(shelter, now=now))
+    over = people_in(session, shelter_id=shelter.id, now=now) > shelter.hard_capacity
+    return Attention(
+        overdue, ending, pending, nights_over_capacity(shelter, now=now) if over else 0
+    )
 
 
 # --- perpetrators and entry approvals --------------------------------------------------------
