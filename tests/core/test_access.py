@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,10 +15,28 @@ from sqlmodel import Session
 from core import domains
 from core.access import Public, served_routes, undeclared_routes
 from core.app import UndeclaredRouteError, create_app
+from core.audit import Actor
 from core.auth import TOKEN_PREFIX, new_secret, token_digest
-from core.models import ApiToken, OrganisationKind, Role
+from core.config import Settings
+from core.crypto import cipher_from_settings
+from core.logs import ConsoleFormatter, JsonFormatter
+from core.models import ApiToken, Organisation, OrganisationKind, Role
 from hotline.models import Call, CallbackTask, CallMode, CallStatus, Hotline, HotlineClosure, Shift
+from shelters import service as shelter_service
+from shelters.models import (
+    AdmissionCreate,
+    ApprovalCreate,
+    BedKind,
+    Channel,
+    ExtensionCreate,
+    HoldCreate,
+    PersonIn,
+    Sex,
+    Shelter,
+    TurnAway,
+)
 from tests.conftest import World, act_as, make_settings
+from tests.shelters.conftest import assign, make_shelter
 
 # What each route must allow, stated independently of the code's policies.
 # scope: "public" | "network" (any organisation) | "org" (only the organisation in the path)
@@ -28,6 +47,16 @@ OVERSIGHT = frozenset({Role.ADMIN, Role.SUPERVISOR})
 HOTLINE_READERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.COUNSELOR})
 DUTY_STAFF = frozenset({Role.SUPERVISOR, Role.COUNSELOR})
 HOTLINE = "/organisations/{org_id}/hotlines/{hotline_id}"
+# Shelters: configuration by admins and supervisors; a shelter's card also for its staff; the
+# work with residents for its staff and supervisors; decisions for supervisors only. On top of
+# these, a shelter's routes admit only its assigned staff (the matrix's staff caller is one).
+SHELTER_READERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.SHELTER_STAFF})
+SHELTER_WORKERS = frozenset({Role.SUPERVISOR, Role.SHELTER_STAFF})
+SUPERVISOR = frozenset({Role.SUPERVISOR})
+PLACERS = frozenset({Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF, Role.CSW_OFFICER})
+SHELTERS = "/organisations/{org_id}/shelters"
+SHELTER = SHELTERS + "/{shelter_id}"
+STAY = SHELTER + "/stays/{stay_id}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +126,58 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/organisations/{org_id}/callback-tasks"): Expect("org", DUTY_STAFF),
     ("PATCH", "/organisations/{org_id}/callback-tasks/{task_id}"): Expect("org", DUTY_STAFF),
     ("POST", "/organisations/{org_id}/callback-tasks/{task_id}/close"): Expect("org", DUTY_STAFF),
+    # Shelters and their staff.
+    ("GET", SHELTERS): Expect("org", SHELTER_READERS),
+    ("POST", SHELTERS): Expect("org", OVERSIGHT),
+    ("GET", SHELTER): Expect("org", SHELTER_READERS),
+    ("PATCH", SHELTER): Expect("org", OVERSIGHT),
+    ("PUT", SHELTER + "/lockdown"): Expect("org", SUPERVISOR),
+    ("GET", SHELTER + "/staff"): Expect("org", OVERSIGHT),
+    ("PUT", SHELTER + "/staff/{user_id}"): Expect("org", OVERSIGHT),
+    ("DELETE", SHELTER + "/staff/{user_id}"): Expect("org", OVERSIGHT),
+    # Rooms, beds, the bed board and holds.
+    ("GET", SHELTER + "/rooms"): Expect("org", SHELTER_READERS),
+    ("POST", SHELTER + "/rooms"): Expect("org", OVERSIGHT),
+    ("GET", SHELTER + "/beds"): Expect("org", SHELTER_READERS),
+    ("POST", SHELTER + "/beds"): Expect("org", OVERSIGHT),
+    ("PUT", SHELTER + "/beds/{bed_id}/service"): Expect("org", SHELTER_WORKERS),
+    ("GET", SHELTER + "/board"): Expect("org", SHELTER_WORKERS),
+    ("POST", SHELTER + "/holds"): Expect("org", SHELTER_WORKERS),
+    ("DELETE", SHELTER + "/holds/{hold_id}"): Expect("org", SHELTER_WORKERS),
+    # Stays: residents' names and case content.
+    ("POST", SHELTER + "/stays"): Expect("org", SHELTER_WORKERS),
+    ("GET", SHELTER + "/stays"): Expect("org", SHELTER_WORKERS),
+    ("GET", STAY): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/transfer"): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/discharge"): Expect("org", SHELTER_WORKERS),
+    ("GET", STAY + "/extensions"): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/extensions"): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/extensions/{extension_id}/approve"): Expect("org", SUPERVISOR),
+    ("POST", STAY + "/extensions/{extension_id}/reject"): Expect("org", SUPERVISOR),
+    ("GET", STAY + "/assessments"): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/assessments"): Expect("org", SHELTER_WORKERS),
+    ("GET", STAY + "/work-plans"): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/work-plans"): Expect("org", SHELTER_WORKERS),
+    ("GET", SHELTER + "/attention"): Expect("org", SHELTER_WORKERS),
+    # Keeping people out: perpetrators, entry approvals (a supervisor's), the entry log.
+    ("GET", STAY + "/perpetrators"): Expect("org", SHELTER_WORKERS),
+    ("POST", STAY + "/perpetrators"): Expect("org", SHELTER_WORKERS),
+    ("GET", SHELTER + "/entry-approvals"): Expect("org", SHELTER_WORKERS),
+    ("POST", SHELTER + "/entry-approvals"): Expect("org", SUPERVISOR),
+    ("POST", SHELTER + "/entry-approvals/{approval_id}/revoke"): Expect("org", SUPERVISOR),
+    ("POST", SHELTER + "/entry-approvals/{approval_id}/entries"): Expect("org", SHELTER_WORKERS),
+    ("GET", SHELTER + "/entries"): Expect("org", SHELTER_WORKERS),
+    ("POST", SHELTER + "/entries/{entry_id}/exit"): Expect("org", SHELTER_WORKERS),
+    # Turn-aways, free beds across the network (counts only), the organisation's figures.
+    ("GET", SHELTER + "/turn-aways"): Expect("org", SHELTER_WORKERS),
+    ("PATCH", SHELTER + "/turn-aways/{turn_away_id}"): Expect("org", SHELTER_WORKERS),
+    ("GET", "/network/shelter-availability"): Expect("network", PLACERS),
+    ("GET", "/organisations/{org_id}/shelter-figures"): Expect("org", OVERSIGHT),
+}
+
+# Query strings a route needs to do its work (without them it answers 422, which proves less).
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/organisations/{org_id}/shelter-figures"): {"from": "2026-02-01", "to": "2026-03-02"},
 }
 
 # Callers: (label, home organisation, role, via). "home" is the organisation the paths name.
@@ -112,6 +193,16 @@ CALLERS: tuple[tuple[str, str, Role | None, str], ...] = (
     ("other:supervisor", "other", Role.SUPERVISOR, "session"),
     ("home:token:counselor", "home", Role.COUNSELOR, "token"),
     ("csw:token:csw_officer", "csw", Role.CSW_OFFICER, "token"),
+)
+
+
+# The callers who may see the population's shelter's address and its residents' names: the
+# home organisation's supervisors and the shelter's staff (every home shelter_staff caller is
+# assigned to it). Nobody else may ever receive them.
+SEES_PEOPLE = frozenset(
+    label
+    for label, home, role, via in CALLERS
+    if home == "home" and via == "session" and role in {Role.SUPERVISOR, Role.SHELTER_STAFF}
 )
 
 
@@ -179,6 +270,24 @@ def test_docs_are_not_served_outside_development() -> None:
         app.state.engine.dispose()
 
 
+@dataclass(frozen=True)
+class Residents:
+    """A shelter of the home organisation with a resident and everything its routes name."""
+
+    shelter_id: uuid.UUID
+    room_id: uuid.UUID
+    bed_id: uuid.UUID  # a free bed
+    staff_id: uuid.UUID  # an assigned shelter_staff user who is none of the matrix's callers
+    stay_id: uuid.UUID
+    extension_id: uuid.UUID  # pending
+    approval_id: uuid.UUID  # live
+    entry_id: uuid.UUID  # a visitor still inside
+    turn_away_id: uuid.UUID
+    hold_id: uuid.UUID  # a bed held until later today
+    address_marker: str  # inside the shelter's sealed address
+    name_marker: str  # inside the resident's sealed name
+
+
 @dataclass
 class Population:
     home_org: uuid.UUID
@@ -190,6 +299,7 @@ class Population:
     shift_id: uuid.UUID
     call_id: uuid.UUID
     task_id: uuid.UUID
+    shelter: Residents
 
 
 def _token(world: World, organisation_id: uuid.UUID, role: Role) -> tuple[uuid.UUID, str]:
@@ -208,7 +318,7 @@ def _token(world: World, organisation_id: uuid.UUID, role: Role) -> tuple[uuid.U
 
 
 @pytest.fixture
-def population(world: World, db: Session) -> Population:
+def population(world: World, db: Session, settings: Settings) -> Population:
     organisations = {
         "home": world.organisation(OrganisationKind.NGO),
         "other": world.organisation(OrganisationKind.NGO),
@@ -216,6 +326,7 @@ def population(world: World, db: Session) -> Population:
     }
     target = world.user(organisations["home"], Role.COUNSELOR)
     target_token, _ = _token(world, organisations["home"].id, Role.COUNSELOR)
+    residents, shelter = _residents(world, settings, organisations["home"])
     credentials: dict[str, tuple[str, str]] = {}
     for label, home, role, via in CALLERS:
         if role is None:
@@ -225,6 +336,9 @@ def population(world: World, db: Session) -> Population:
             credentials[label] = ("bearer", secret)
         else:
             user = world.user(organisations[home], role)
+            if home == "home" and role is Role.SHELTER_STAFF:
+                # The shelter's own staff: the shelter gate lets them through.
+                assign(world, shelter, user)
             credentials[label] = ("cookie", next(iter(world.login_cookie(user).values())))
     hotline, closure, shift = _hotline(world, organisations["home"].id, target.id)
     call, task = _missed_call(world, organisations["home"].id, hotline)
@@ -238,7 +352,110 @@ def population(world: World, db: Session) -> Population:
         shift,
         call,
         task,
+        residents,
     )
+
+
+def _residents(
+    world: World, settings: Settings, organisation: Organisation
+) -> tuple[Residents, Shelter]:
+    """A shelter with a resident in bed A1, a hold on A2, A3 (a cot) and A4 free, so that the
+    network's free-bed counts list it; an extension waiting for a decision, a live entry
+    approval with a visitor inside, and a turn-away. Built through the service, as the routes
+    would build them."""
+    now = world.clock.now()
+    cipher = cipher_from_settings(settings)
+    actor = Actor.system("test")
+    address_marker = "MARKER-" + uuid.uuid4().hex
+    name_marker = "Zqresident" + uuid.uuid4().hex[:12]
+    shelter, beds = make_shelter(
+        world,
+        cipher,
+        organisation,
+        name="Matrix house",
+        address=f"Ulica {address_marker} 7, Testgrad",
+        beds=(("A1", BedKind.BED), ("A2", BedKind.BED), ("A3", BedKind.COT), ("A4", BedKind.BED)),
+    )
+    staff = world.user(organisation, Role.SHELTER_STAFF)
+    assign(world, shelter, staff)
+    admitted = shelter_service.admit(
+        world.db,
+        now=now,
+        shelter=shelter,
+        data=AdmissionCreate(
+            client=PersonIn(name=f"Ana {name_marker}", sex=Sex.FEMALE, age=34),
+            channel=Channel.IN_PERSON,
+            municipality="Podgorica",
+        ),
+        cipher=cipher,
+        actor=actor,
+        actor_roles=frozenset({Role.SHELTER_STAFF}),
+        user_id=staff.id,
+    )
+    assert isinstance(admitted, shelter_service.Admitted)
+    stay = admitted.stay
+    hold = shelter_service.hold_bed(
+        world.db,
+        now=now,
+        shelter=shelter,
+        data=HoldCreate(bed_id=beds[1].id, until=now + timedelta(hours=12), note="On her way"),
+        actor=actor,
+    )
+    extension = shelter_service.request_extension(
+        world.db,
+        now=now,
+        shelter=shelter,
+        stay=stay,
+        data=ExtensionCreate(
+            new_end=stay.planned_end + timedelta(days=3),
+            justification="The centre for social work has not decided yet.",
+        ),
+        user_id=staff.id,
+        actor=actor,
+    )
+    approval = shelter_service.approve_entry(
+        world.db,
+        now=now,
+        shelter=shelter,
+        data=ApprovalCreate(
+            person_name="Visiting Lawyer",
+            organisation="Legal Aid Office",
+            purpose="Legal counselling",
+            valid_from=now - timedelta(hours=1),
+            valid_until=now + timedelta(days=30),
+        ),
+        cipher=cipher,
+        user_id=staff.id,
+        actor=actor,
+    )
+    entry = shelter_service.record_entry(
+        world.db, now=now, shelter=shelter, approval=approval, user_id=staff.id, actor=actor
+    )
+    turn_away = TurnAway(
+        shelter_id=shelter.id,
+        occurred_at=now - timedelta(hours=2),
+        group_size=2,
+        children=1,
+        failed=["capacity"],
+        recorded_by=staff.id,
+    )
+    world.db.add(turn_away)
+    world.db.flush()
+    residents = Residents(
+        shelter_id=shelter.id,
+        room_id=beds[0].room_id,
+        bed_id=beds[3].id,
+        staff_id=staff.id,
+        stay_id=stay.id,
+        extension_id=extension.id,
+        approval_id=approval.id,
+        entry_id=entry.id,
+        turn_away_id=turn_away.id,
+        hold_id=hold.id,
+        address_marker=address_marker,
+        name_marker=name_marker,
+    )
+    return residents, shelter
 
 
 def _missed_call(
@@ -317,23 +534,13 @@ def _expected_status(expect: Expect, home: str, role: Role | None, via: str) -> 
     return None
 
 
-@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
-@pytest.mark.parametrize(
-    ("label", "home", "role", "via"), CALLERS, ids=[caller[0] for caller in CALLERS]
-)
-def test_route_matrix(
-    client: TestClient,
-    population: Population,
-    method: str,
-    path: str,
-    label: str,
-    home: str,
-    role: Role | None,
-    via: str,
-) -> None:
-    url = path.format(
+def _url(path: str, population: Population) -> str:
+    residents = population.shelter
+    # A shelter's staff routes name a shelter_staff user; the users routes name the counselor.
+    user_id = residents.staff_id if path.startswith(SHELTER + "/staff/") else population.user_id
+    return path.format(
         org_id=population.home_org,
-        user_id=population.user_id,
+        user_id=user_id,
         token_id=population.token_id,
         hotline_id=population.hotline_id,
         closure_id=population.closure_id,
@@ -341,7 +548,44 @@ def test_route_matrix(
         call_id=population.call_id,
         task_id=population.task_id,
         token="no-such-calendar-token",
+        shelter_id=residents.shelter_id,
+        bed_id=residents.bed_id,
+        hold_id=residents.hold_id,
+        stay_id=residents.stay_id,
+        extension_id=residents.extension_id,
+        approval_id=residents.approval_id,
+        entry_id=residents.entry_id,
+        turn_away_id=residents.turn_away_id,
     )
+
+
+def _rendered(records: list[logging.LogRecord]) -> str:
+    """Every way a record can reach an operator: both formatters and its raw attributes."""
+    json_formatter, console = JsonFormatter(), ConsoleFormatter()
+    parts: list[str] = []
+    for record in records:
+        parts.append(json_formatter.format(record))
+        parts.append(console.format(record))
+        parts.extend(repr(value) for value in record.__dict__.values())
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+@pytest.mark.parametrize(
+    ("label", "home", "role", "via"), CALLERS, ids=[caller[0] for caller in CALLERS]
+)
+def test_route_matrix(
+    client: TestClient,
+    population: Population,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    label: str,
+    home: str,
+    role: Role | None,
+    via: str,
+) -> None:
+    url = _url(path, population)
     act_as(client, None)
     headers: dict[str, str] = {}
     if label in population.credentials:
@@ -351,7 +595,14 @@ def test_route_matrix(
         else:
             act_as(client, {"sigurna_session": secret})
     json_body: dict[str, object] | None = None if method == "GET" else {}
-    response = client.request(method, url, headers=headers, json=json_body)
+    # Everything the service logs while it answers, at every level, through the root logger
+    # (where the request log line of core.logs.RequestContextMiddleware propagates to).
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sigurna")
+    caplog.clear()
+    response = client.request(
+        method, url, headers=headers, json=json_body, params=QUERIES.get((method, path))
+    )
 
     denial = _expected_status(EXPECTED[(method, path)], home, role, via)
     if denial is None:
@@ -360,3 +611,16 @@ def test_route_matrix(
     else:
         assert response.status_code == denial, response.text
         assert response.json()["error"] in {"unauthenticated", "forbidden", "not_found"}
+
+    markers = (population.shelter.address_marker, population.shelter.name_marker)
+    if label not in SEES_PEOPLE:
+        answer = response.text + repr(sorted(response.headers.items()))
+        for marker in markers:
+            assert marker not in answer, (label, response.text)
+    # The request was logged (so the check below saw its records), and its records carry
+    # neither the address nor a resident's name, whoever asked.
+    logged = [r for r in caplog.records if r.name == "sigurna.request"]
+    assert [(r.__dict__["method"], r.__dict__["route"]) for r in logged] == [(method, path)]
+    text = _rendered(caplog.records)
+    for marker in markers:
+        assert marker not in text

@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
+from sqlmodel import Session, SQLModel, func, select
 
 from core.app import create_app
-from core.audit import AuditEvent
+from core.audit import Actor, AuditEvent
+from core.config import Settings
+from core.crypto import cipher_from_settings
 from core.models import ApiToken, AuthSession, Organisation, Role, User
+from shelters import service as shelter_service
+from shelters.models import (
+    AdmissionCreate,
+    Bed,
+    BedOccupancy,
+    Channel,
+    EntryApproval,
+    EntryLog,
+    ExtensionCreate,
+    NeedsAssessment,
+    Perpetrator,
+    PersonIn,
+    Room,
+    Sex,
+    Shelter,
+    ShelterStaff,
+    Stay,
+    StayExtension,
+    StayMember,
+    TurnAway,
+    WorkPlan,
+)
 from tests.conftest import World, act_as, make_settings
+from tests.shelters.conftest import make_shelter
 
 
 def _body_routes() -> list[tuple[str, str]]:
@@ -38,30 +64,107 @@ class _AnyId(dict[str, object]):
 MALFORMED = (b"[1, 2]", b'"text"', b'{"unexpected_field": 1}', b"{not json", b"null")
 
 
+WATCHED: tuple[type[SQLModel], ...] = (
+    Organisation,
+    User,
+    ApiToken,
+    AuthSession,
+    AuditEvent,
+    Shelter,
+    ShelterStaff,
+    Room,
+    Bed,
+    Stay,
+    StayMember,
+    BedOccupancy,
+    StayExtension,
+    NeedsAssessment,
+    WorkPlan,
+    Perpetrator,
+    EntryApproval,
+    EntryLog,
+    TurnAway,
+)
+
+
 def _state(db: Session) -> tuple[int, ...]:
-    return tuple(
-        int(db.exec(select(func.count()).select_from(model)).one())
-        for model in (Organisation, User, ApiToken, AuthSession, AuditEvent)
+    return tuple(int(db.exec(select(func.count()).select_from(model)).one()) for model in WATCHED)
+
+
+def _shelter_ids(world: World, settings: Settings, organisation: Organisation) -> dict[str, object]:
+    """A shelter with a resident, a pending extension and a turn-away: the shelter must exist,
+    as its gate looks it up before the body is read; the others are real so that a refused
+    body is seen to leave them as they were."""
+    now = world.clock.now()
+    cipher = cipher_from_settings(settings)
+    actor = Actor.system("test")
+    shelter, beds = make_shelter(world, cipher, organisation)
+    admitted = shelter_service.admit(
+        world.db,
+        now=now,
+        shelter=shelter,
+        data=AdmissionCreate(
+            client=PersonIn(name="Ana Test", sex=Sex.FEMALE, age=34),
+            channel=Channel.IN_PERSON,
+            municipality="Podgorica",
+        ),
+        cipher=cipher,
+        actor=actor,
+        actor_roles=frozenset({Role.SUPERVISOR}),
+        user_id=None,
     )
+    assert isinstance(admitted, shelter_service.Admitted)
+    staff = world.user(organisation, Role.SHELTER_STAFF)
+    extension = shelter_service.request_extension(
+        world.db,
+        now=now,
+        shelter=shelter,
+        stay=admitted.stay,
+        data=ExtensionCreate(
+            new_end=admitted.stay.planned_end + timedelta(days=2),
+            justification="The centre for social work has not decided yet.",
+        ),
+        user_id=staff.id,
+        actor=actor,
+    )
+    turn_away = TurnAway(
+        shelter_id=shelter.id, occurred_at=now, group_size=1, children=0, failed=["capacity"]
+    )
+    world.db.add(turn_away)
+    world.db.flush()
+    return {
+        "shelter_id": shelter.id,
+        "stay_id": admitted.stay.id,
+        "extension_id": extension.id,
+        "bed_id": beds[-1].id,
+        "turn_away_id": turn_away.id,
+    }
 
 
 def test_there_are_body_routes_to_check() -> None:
     assert ("POST", "/organisations/{org_id}/users") in BODY_ROUTES
     assert ("POST", "/auth/login") in BODY_ROUTES
+    assert ("POST", "/organisations/{org_id}/shelters/{shelter_id}/stays") in BODY_ROUTES
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ROUTES, ids=[f"{m} {p}" for m, p in BODY_ROUTES])
 def test_malformed_bodies_are_refused_and_change_nothing(
-    client: TestClient, world: World, db: Session, method: str, path: str
+    client: TestClient,
+    world: World,
+    db: Session,
+    settings: Settings,
+    method: str,
+    path: str,
 ) -> None:
     organisation = world.organisation()
     # Admin and supervisor: a caller every body route admits (policies answer before bodies).
     admin = world.user(organisation, Role.ADMIN, Role.SUPERVISOR)
     target = world.user(organisation, Role.COUNSELOR)
     act_as(client, world.login_cookie(admin))
+    shelter = _shelter_ids(world, settings, organisation) if "{shelter_id}" in path else {}
     # Any other path parameter gets a random id: the body is refused before it is looked up.
     url = path.format_map(
-        _AnyId(org_id=organisation.id, user_id=target.id, token_id=organisation.id)
+        _AnyId(org_id=organisation.id, user_id=target.id, token_id=organisation.id, **shelter)
     )
     before = _state(db)
     for raw in MALFORMED:
