@@ -12,6 +12,7 @@ COPY core ./core
 COPY hotline ./hotline
 COPY shelters ./shelters
 COPY notifications ./notifications
+COPY referrals ./referrals
 # Exactly the pinned direct dependencies of pyproject.toml, and the project itself.
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip check
 

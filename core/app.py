@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -89,13 +90,22 @@ def create_app(
     return app
 
 
-def _start_jobs(app: FastAPI) -> BackgroundScheduler:
-    """Periodic work of the installed domains, in this process (each job is idempotent)."""
-    scheduler = BackgroundScheduler(
-        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
-    )
-    for schedule in domains.job_schedulers():
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+
+
+def add_shared_jobs(app: FastAPI, scheduler: BaseScheduler) -> None:
+    """The jobs one process of a deployment must run (each claims its rows, so two may)."""
+    for schedule in domains.job_schedulers("schedule"):
         schedule(app, scheduler)
+
+
+def _start_jobs(app: FastAPI) -> BackgroundScheduler:
+    """Periodic work of the installed domains in this web process (each job is idempotent)."""
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+    for schedule in domains.job_schedulers("schedule_in_process"):
+        schedule(app, scheduler)
+    if app.state.settings.embedded_scheduler:
+        add_shared_jobs(app, scheduler)
     scheduler.start()
     return scheduler
 

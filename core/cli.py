@@ -129,6 +129,41 @@ def serve(
     )
 
 
+@app.command()
+def scheduler() -> None:
+    """Run the shared periodic jobs (deadline sweeps, outbox delivery, retention) until stopped.
+
+    Run one or more beside the web processes (with SIGURNA_EMBEDDED_SCHEDULER=false there):
+    every job claims its rows, so two schedulers never send anything twice, and a scheduler that
+    was down catches up on everything that fell due meanwhile.
+    """
+    import signal
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from core.app import JOB_DEFAULTS, add_shared_jobs, create_app
+
+    settings = _settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    application = create_app(settings)
+    jobs = BlockingScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+    add_shared_jobs(application, jobs)
+    # Catch up at once rather than one interval after start-up.
+    for job in jobs.get_jobs():
+        job.modify(next_run_time=application.state.clock.now())
+
+    def stop(_signum: int, _frame: object) -> None:
+        jobs.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _out("scheduler running; Ctrl-C stops it")
+    try:
+        jobs.start()
+    finally:
+        application.state.engine.dispose()
+
+
 @db_app.command("upgrade")
 def db_upgrade_command(revision: str = "head") -> None:
     """Apply migrations (the only way the schema is made)."""

@@ -30,6 +30,12 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # a relay on the same host or network only
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS (port 465)
+
+
 class ConfigurationError(Exception):
     """The settings are unsafe or inconsistent; the service must not start."""
 
@@ -86,8 +92,31 @@ class Settings(BaseSettings):
     roster_refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     roster_cache_path: Path = Path("var/roster-cache.json")
     caller_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
-    # Periodic work inside the web process (the roster refresh); tests switch it off.
+    # Periodic work inside the web process (the roster refresh, and with the embedded scheduler
+    # the shared jobs too); tests switch it off.
     background_jobs: bool = True
+    # The shared jobs (deadline sweeps, outbox delivery, retention) in the web process, as
+    # `make run` wants. In production set it to false and run `sigurna scheduler` beside the web
+    # processes (running both is safe: every job claims its rows, nothing is sent twice).
+    embedded_scheduler: bool = True
+    sweep_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    delivery_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    # Messages sent at once by one delivery run (each on its own thread).
+    delivery_workers: Annotated[int, Field(ge=1, le=64)] = 8
+
+    # E-mail: an SMTP relay. Unset host: e-mails are dead-lettered as "not configured".
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Sigurna <no-reply@sigurna.invalid>"
+    smtp_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+    # Webhooks: explicit timeouts; private and loopback hosts only where allowed (tests, dev).
+    webhook_connect_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 3.0
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+    webhook_allow_private_hosts: bool = False
 
     @field_validator("default_time_zone")
     @classmethod

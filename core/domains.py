@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from fastapi import APIRouter, FastAPI
 
-INSTALLED_DOMAINS: tuple[str, ...] = ("notifications", "hotline", "shelters")
+INSTALLED_DOMAINS: tuple[str, ...] = ("notifications", "hotline", "shelters", "referrals")
 
 
 def import_models() -> None:
@@ -35,11 +35,13 @@ def hooks(name: str) -> list[Callable[[FastAPI], None]]:
     return found
 
 
-def job_schedulers() -> list[Callable[[FastAPI, Any], None]]:
-    """Each installed domain's `schedule(app, scheduler)`, which adds its periodic jobs."""
+def job_schedulers(name: str = "schedule") -> list[Callable[[FastAPI, Any], None]]:
+    """Each installed domain's periodic jobs: `schedule(app, scheduler)` adds the shared ones
+    (sweeps, delivery, retention: the web process or `sigurna scheduler`), and
+    `schedule_in_process` those every web process needs for itself (the roster cache)."""
     found: list[Callable[[FastAPI, Any], None]] = []
     for package in INSTALLED_DOMAINS:
-        hook = getattr(importlib.import_module(f"{package}.router"), "schedule", None)
+        hook = getattr(importlib.import_module(f"{package}.router"), name, None)
         if hook is not None:
             found.append(hook)
     return found

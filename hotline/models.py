@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, enum_type
 from core.models import STRICT_BODY, check_country_code, check_name, check_time_zone
-from hotline.phones import to_e164
+from core.phones import to_e164
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_OFFICE_HOURS: dict[str, list[str]] = {day: ["08:00-16:00"] for day in WEEKDAYS[:5]}

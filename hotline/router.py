@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from twilio.request_validator import RequestValidator
 
 from hotline import api, calls_api, jobs, webhooks
 from hotline.recordings import TwilioRecordings
 from hotline.roster import make_cache
+from notifications.twilio_requests import make_validator
 
 router = APIRouter()
 router.include_router(webhooks.router)
@@ -20,15 +20,13 @@ router.include_router(calls_api.router)
 def configure(app: FastAPI) -> None:
     """Voice state: the signature validator and the roster cache (loaded from its file)."""
     settings = app.state.settings
-    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
     # Without a token every Twilio request is refused: the check is never switched off.
-    validator = RequestValidator(token) if token else None
-    webhooks.install(app, validator=validator, roster=make_cache(settings))
+    webhooks.install(app, validator=make_validator(settings), roster=make_cache(settings))
     app.state.recordings = TwilioRecordings(settings)
 
 
-def schedule(app: FastAPI, scheduler: Any) -> None:
-    """Keep the fallback roster fresh (now, then every minute); purge callers' data hourly."""
+def schedule_in_process(app: FastAPI, scheduler: Any) -> None:
+    """Keep this process's fallback roster fresh: now, then every minute."""
     jobs.refresh_roster_safely(app)
     scheduler.add_job(
         jobs.refresh_roster_safely,
@@ -37,6 +35,10 @@ def schedule(app: FastAPI, scheduler: Any) -> None:
         seconds=app.state.settings.roster_refresh_seconds,
         id="hotline.roster",
     )
+
+
+def schedule(app: FastAPI, scheduler: Any) -> None:
+    """Purge callers' data hourly (shared work: the web process or `sigurna scheduler`)."""
     scheduler.add_job(jobs.purge_safely, "interval", args=[app], hours=1, id="hotline.purge")
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, col, select
 from core.config import Settings
 from core.crypto import FieldCipher, Sealed
 from core.models import Role, User, UserRole
+from core.phones import last_two
 from hotline.models import (
     Call,
     CallbackTask,
@@ -26,7 +27,6 @@ from hotline.models import (
     Hotline,
     HotlineClosure,
 )
-from hotline.phones import last_two
 from hotline.rota import on_duty
 from hotline.routing import Calendar, Person, Rung, Timeouts, office_is_open, plan_ladder
 from notifications.service import enqueue_sms

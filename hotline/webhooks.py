@@ -25,6 +25,7 @@ from hotline.models import CallStatus
 from hotline.roster import RosterCache
 from hotline.routing import DialRung, Rung, Voicemail, first_step, next_step
 from hotline.service import TERMINAL_STATUSES, plan_of
+from notifications.twilio_requests import signed_form
 
 log = logging.getLogger("sigurna.hotline.voice")
 router = APIRouter(prefix="/hotline/voice", tags=["twilio"], dependencies=[Signed])
@@ -126,34 +127,16 @@ def _forbidden() -> Response:
     )
 
 
-def _signed_url(request: Request) -> str:
-    """The URL Twilio signed: our configured public address, never what a proxy forwarded."""
-    base = str(request.app.state.settings.public_base_url).rstrip("/")
-    query = request.url.query
-    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
-
-
 async def _verified(request: Request) -> dict[str, str] | None:
     """The form parameters if Twilio signed this request, else None (logged without the body)."""
     state = _state(request.app)
-    try:
-        form = await request.form()
-        params = {key: str(value) for key, value in form.multi_items()}
-        signature = request.headers.get("x-twilio-signature", "")
-        valid = bool(
-            state.validator is not None
-            and signature
-            and state.validator.validate(_signed_url(request), params, signature)
-        )
-    except Exception:  # an unreadable body is as good as unsigned
-        valid, params = False, {}
-    if not valid:
+    params = await signed_form(request, state.validator)
+    if params is None:
         count = state.count("rejected_signature")
         log.warning(
             "twilio request refused: missing or wrong signature",
             extra={"route": request.url.path, "count": count},
         )
-        return None
     return params
 
 

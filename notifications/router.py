@@ -1,4 +1,4 @@
-"""Notifications have no routes yet; delivery runs as a background job."""
+"""Notifications: contacts and delivery status routes; delivery runs as a periodic job."""
 
 from __future__ import annotations
 
@@ -7,28 +7,62 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from notifications.channels import TwilioSms
+from notifications import api
+from notifications.channels import SignedWebhook, transports_from_settings
+from notifications.models import Channel
 from notifications.service import deliver_due
+from notifications.twilio_requests import make_validator
 
 log = logging.getLogger("sigurna.notifications")
 
 router = APIRouter()
+router.include_router(api.router)
 
 
 def configure(app: FastAPI) -> None:
-    """The SMS channel chosen at start-up (tests replace it with a fake HTTP client)."""
-    app.state.sms = TwilioSms(app.state.settings)
+    """The transports chosen at start-up (tests replace them) and Twilio's signature check."""
+    app.state.transports = transports_from_settings(app.state.settings, app.state.clock)
+    app.state.twilio_validator = make_validator(app.state.settings)
 
 
 def schedule(app: FastAPI, scheduler: Any) -> None:
-    """Deliver due outbox messages every 15 seconds."""
+    """Deliver due outbox messages every few seconds (15 by default)."""
     scheduler.add_job(
-        deliver_safely, "interval", args=[app], seconds=15, id="notifications.deliver"
+        deliver_safely,
+        "interval",
+        args=[app],
+        seconds=app.state.settings.delivery_interval_seconds,
+        id="notifications.deliver",
     )
+
+
+def deliver(app: FastAPI, *, batches: int = 20) -> int:
+    """Deliver what is due, batch after batch, until nothing is due or the cap is reached."""
+    settings = app.state.settings
+    total = 0
+    for _ in range(batches):
+        sent = deliver_due(
+            app.state.unit_of_work,
+            now=app.state.clock.now(),
+            transports=app.state.transports,
+            cipher=app.state.cipher,
+            limit=100,
+            workers=settings.delivery_workers,
+        )
+        total += sent
+        if sent == 0:
+            break
+    return total
 
 
 def deliver_safely(app: FastAPI) -> None:
     try:
-        deliver_due(app.state.unit_of_work, now=app.state.clock.now(), sms=app.state.sms)
+        deliver(app)
     except Exception as exc:  # the next run picks up where this one stopped
         log.warning("outbox delivery failed", extra={"error_type": type(exc).__name__})
+
+
+def on_shutdown(app: FastAPI) -> None:
+    webhook = app.state.transports.get(Channel.WEBHOOK)
+    if isinstance(webhook, SignedWebhook):
+        webhook.close()

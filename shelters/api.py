@@ -549,7 +549,7 @@ def admit_route(
     if isinstance(result, service.TurnedAway):
         refused = AdmissionRefused(
             error="no_eligible_bed",
-            message=_refusal_message(result.failed),
+            message=_refusal_message(result.failed, man=body.client.sex is Sex.MALE),
             turn_away_id=result.turn_away.id,
             failed=result.failed,
             alternatives=_availability_public(result.alternatives),
@@ -570,12 +570,20 @@ _REFUSALS = {
 }
 
 
-def _refusal_message(failed: list[str]) -> str:
+MEN_ARE_REFERRED = (
+    " A man who is a victim is not admitted as a user of this service: refer him to another "
+    "service of the protection system (POST /organisations/{org_id}/referrals, source call or "
+    "case, to a partner service); the partner shelters listed, if any, take men."
+)
+
+
+def _refusal_message(failed: list[str], *, man: bool) -> str:
     reasons = "; ".join(_REFUSALS[f] for f in failed)
-    return (
+    message = (
         f"No eligible free bed here: {reasons}. The partner shelters listed have free eligible "
         "beds; support at distance is also possible. A turn-away has been recorded."
     )
+    return message + (MEN_ARE_REFERRED if man and "sex" in failed else "")
 
 
 @router.get(SHELTER + "/stays")

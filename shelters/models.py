@@ -82,6 +82,14 @@ class Destination(StrEnum):
     OWN_DECISION = "own_decision"  # left on her own decision
 
 
+class CswOutcome(StrEnum):
+    """The CSW's decision on accommodation, as the stay records it."""
+
+    LONGER_TERM_ACCOMMODATION = "longer_term_accommodation"
+    OTHER_MEASURE = "other_measure"
+    DECLINED = "declined"
+
+
 class OccupancyKind(StrEnum):
     OCCUPIED = "occupied"
     RESERVED = "reserved"
@@ -343,6 +351,11 @@ class Stay(SQLModel, table=True):
     )
     admitted_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # The competent CSW's decision (recorded through its referral).
+    csw_outcome: CswOutcome | None = Field(
+        default=None, sa_type=enum_type(CswOutcome, "stay_csw_outcome")
+    )
+    csw_decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class StayMember(SQLModel, table=True):
@@ -456,6 +469,8 @@ class StayPublic(SQLModel):
     status: StayStatus
     ended_at: datetime | None
     destination: Destination | None
+    csw_outcome: CswOutcome | None
+    csw_decided_at: datetime | None
     members: list[MemberPublic]
 
 

@@ -36,6 +36,7 @@ from shelters.models import (
     BedOccupancy,
     BedState,
     Channel,
+    CswOutcome,
     DischargeCreate,
     EntryApproval,
     EntryLog,
@@ -964,7 +965,42 @@ def admit(
         reason=f"channel {data.channel}; people {len(people)}"
         + ("; at distance" if data.at_distance else ""),
     )
+    _refer(session, now=now, stay=stay, data=data, cipher=cipher, actor=actor, user_id=user_id)
     return Admitted(stay, members)
+
+
+def _refer(
+    session: Session,
+    *,
+    now: datetime,
+    stay: Stay,
+    data: AdmissionCreate,
+    cipher: FieldCipher,
+    actor: Actor,
+    user_id: uuid.UUID | None,
+) -> None:
+    """Every emergency admission reaches the competent CSW, in this same transaction."""
+    from referrals import service as referrals
+    from referrals.models import PersonFacts, PersonSex
+
+    def facts(person: PersonIn) -> PersonFacts:
+        return PersonFacts(name=person.name, sex=PersonSex(person.sex.value), age=person.age)
+
+    referrals.refer_admission(
+        session,
+        now=now,
+        admitted=referrals.Admitted(
+            stay_id=stay.id,
+            organisation_id=stay.organisation_id,
+            municipality=stay.municipality,
+            decision_due_at=stay.decision_due_at,
+            client=facts(data.client),
+            children=[facts(child) for child in data.children],
+        ),
+        cipher=cipher,
+        actor=actor,
+        user_id=user_id,
+    )
 
 
 def _occupy(
@@ -1172,6 +1208,52 @@ def decide_extension(
         reason=f"extension {extension.id}",
     )
     return extension
+
+
+def apply_csw_decision(
+    session: Session,
+    *,
+    now: datetime,
+    stay_id: uuid.UUID,
+    outcome: str,
+    stay_until: datetime | None,
+    actor: Actor,
+) -> Stay:
+    """The competent CSW decided (through its referral): the stay records the outcome, and the
+    decision may end the stay earlier or extend it (no extension request is needed: it is the
+    CSW's decision, which the law gives it)."""
+    stay = session.exec(
+        select(Stay)
+        .where(Stay.id == stay_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    shelter = session.get_one(Shelter, stay.shelter_id)
+    stay.csw_outcome = CswOutcome(outcome)
+    stay.csw_decided_at = now
+    if stay_until is not None:
+        if stay.status is not StayStatus.ACTIVE:
+            raise Conflict("stay_until: the stay has already ended.")
+        if stay_until <= now:
+            raise InvalidInput("stay_until: must be in the future.")
+        if stay_until > add_local_days(stay.admitted_at, MAX_EXTENDED_STAY_DAYS, shelter.time_zone):
+            raise InvalidInput(
+                f"stay_until: an emergency stay cannot run beyond {MAX_EXTENDED_STAY_DAYS} days."
+            )
+        stay.planned_end = stay_until
+    session.add(stay)
+    session.flush()
+    _audit(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.csw_decision_applied",
+        subject_type="shelter_stay",
+        subject_id=stay.id,
+        organisation_id=stay.organisation_id,
+        reason=f"outcome {outcome}" + ("; planned end changed" if stay_until else ""),
+    )
+    return stay
 
 
 def transfer(

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
 from core.clock import FrozenClock
 from core.config import Settings
+from core.crypto import cipher_from_settings
 from core.db import UnitOfWork
 from notifications.channels import TwilioSms
-from notifications.models import DeliveryState, OutboxMessage
+from notifications.models import Channel, DeliveryState, OutboxMessage
 from notifications.service import MAX_ATTEMPTS, backoff, deliver_due, enqueue_sms
 from tests.fakes import FakeTwilioHttp
 
 NUMBER = "+61491570011"
 SENDER = "+442079460100"
+
+
+def _deliver(uow: UnitOfWork, settings: Settings, now: datetime, sms: TwilioSms) -> int:
+    return deliver_due(
+        uow, now=now, transports={Channel.SMS: sms}, cipher=cipher_from_settings(settings)
+    )
 
 
 def _enqueue(db: Session, clock: FrozenClock, key: str = "k-1") -> OutboxMessage:
@@ -43,8 +50,8 @@ def test_delivery_sends_through_twilio_once(
     _enqueue(db, clock)
     http = FakeTwilioHttp()
     sms = TwilioSms(settings, http_client=http)
-    assert deliver_due(uow, now=clock.now(), sms=sms) == 1
-    assert deliver_due(uow, now=clock.now() + timedelta(hours=1), sms=sms) == 0
+    assert _deliver(uow, settings, clock.now(), sms) == 1
+    assert _deliver(uow, settings, clock.now() + timedelta(hours=1), sms) == 0
     assert len(http.requests) == 1
     request = http.requests[0]
     assert request.method == "POST"
@@ -53,6 +60,7 @@ def test_delivery_sends_through_twilio_once(
         "To": NUMBER,
         "From": SENDER,
         "Body": "Missed SOS call, callback task ABC123",
+        "StatusCallback": "https://sigurna.example.org/notifications/twilio/sms-status",
     }
     message = db.exec(select(OutboxMessage)).one()
     assert message.state == DeliveryState.SENT
@@ -69,7 +77,7 @@ def test_failures_back_off_then_dead_letter(
     sms = TwilioSms(settings, http_client=http)
     now = clock.now()
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        assert deliver_due(uow, now=now, sms=sms) == 0
+        assert _deliver(uow, settings, now, sms) == 0
         message = db.exec(select(OutboxMessage)).one()
         db.refresh(message)
         assert message.attempts == attempt
@@ -77,9 +85,7 @@ def test_failures_back_off_then_dead_letter(
             assert message.state == DeliveryState.PENDING
             assert message.next_attempt_at == now + backoff(attempt)
             # Not due yet: nothing is sent early.
-            assert (
-                deliver_due(uow, now=message.next_attempt_at - timedelta(seconds=1), sms=sms) == 0
-            )
+            assert _deliver(uow, settings, message.next_attempt_at - timedelta(seconds=1), sms) == 0
             now = message.next_attempt_at
     assert message.state == DeliveryState.DEAD
     assert len(http.requests) == MAX_ATTEMPTS
@@ -100,7 +106,7 @@ def test_a_refusal_that_cannot_succeed_is_dead_at_once(
 ) -> None:
     _enqueue(db, clock)
     sms = TwilioSms(settings, http_client=FakeTwilioHttp(statuses=[400]))
-    deliver_due(uow, now=clock.now(), sms=sms)
+    _deliver(uow, settings, clock.now(), sms)
     message = db.exec(select(OutboxMessage)).one()
     assert message.state == DeliveryState.DEAD
     assert message.attempts == 1

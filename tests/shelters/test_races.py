@@ -319,8 +319,9 @@ def test_twenty_admissions_racing_for_the_last_bed_give_one_stay(
         events_after = session.exec(select(func.count()).select_from(audit.AuditEvent)).one()
     assert problems == []
     assert checked == events_after
-    # The winner's admission, and one turn-away per loser that was turned away.
-    assert events_after - events_before == 1 + (0 if refusal is None else RACERS - 1)
+    # The winner's admission and its referral to the CSW, and one turn-away per loser that was
+    # turned away.
+    assert events_after - events_before == 2 + (0 if refusal is None else RACERS - 1)
 
 
 # --- requests that meet at a lock --------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Referrals: the CSW directory, referrals to CSWs and partner services, and their deadlines."""

@@ -1,0 +1,83 @@
+"""Who may do what with referrals: the domain's policies and its two gates, in one place.
+
+A referral has two sides. Its sender (the organisation that made it) reads and acts on it under
+`/organisations/{org_id}/referrals`; its recipient (a CSW, a partner service, a partner shelter)
+under `/referrals/inbox`, where `received` admits only referrals addressed to the caller's own
+organisation and answers 404 for every other, as if it did not exist.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+
+from core.access import ALL_ROLES, Policy, Scope, require
+from core.auth import Principal
+from core.deps import SessionDep
+from core.errors import Forbidden
+from core.models import OrganisationKind, Role
+from referrals import service
+from referrals.models import Referral
+
+# The sender's case workers: who made the referral, who looks after the client.
+SEND = Policy(Scope.ORGANISATION, frozenset({Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF}))
+# Re-addressing and withdrawing a referral: the sender's supervisors.
+STEER = Policy(Scope.ORGANISATION, frozenset({Role.SUPERVISOR}))
+# The recipient's officers (and a case system's token); supervisors of partner services too.
+RECEIVE = Policy(Scope.NETWORK, frozenset({Role.CSW_OFFICER, Role.SUPERVISOR}), allow_tokens=True)
+# The directory: anyone may read it; a CSW's admins keep their own municipalities.
+DIRECTORY = Policy(Scope.NETWORK, ALL_ROLES, allow_tokens=True)
+KEEP_DIRECTORY = Policy(Scope.NETWORK, frozenset({Role.ADMIN}))
+
+Sender = Annotated[Principal, Depends(require(SEND))]
+Steerer = Annotated[Principal, Depends(require(STEER))]
+Recipient = Annotated[Principal, Depends(require(RECEIVE))]
+DirectoryReader = Annotated[Principal, Depends(require(DIRECTORY))]
+
+
+def csw_admin(principal: Annotated[Principal, Depends(require(KEEP_DIRECTORY))]) -> Principal:
+    """An admin of a Center for Social Work."""
+    if principal.organisation_kind is not OrganisationKind.CSW:
+        raise Forbidden("Only a Center for Social Work keeps municipalities in the directory.")
+    return principal
+
+
+DirectoryKeeper = Annotated[Principal, Depends(csw_admin)]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The caller of a route and the referral it names, checked."""
+
+    principal: Principal
+    referral: Referral
+
+
+def sent(org_id: uuid.UUID, referral_id: uuid.UUID, principal: Sender, session: SessionDep) -> Held:
+    # Locked: the sender's acts (consent, answers) change the row.
+    referral = service.sent_referral(
+        session, organisation_id=org_id, referral_id=referral_id, lock=True
+    )
+    return Held(principal, referral)
+
+
+def steered(
+    org_id: uuid.UUID, referral_id: uuid.UUID, principal: Steerer, session: SessionDep
+) -> Held:
+    referral = service.sent_referral(
+        session, organisation_id=org_id, referral_id=referral_id, lock=True
+    )
+    return Held(principal, referral)
+
+
+def received(referral_id: uuid.UUID, principal: Recipient, session: SessionDep) -> Held:
+    referral = service.received_referral(
+        session, organisation_id=principal.organisation_id, referral_id=referral_id, lock=True
+    )
+    return Held(principal, referral)
+
+
+SentReferral = Annotated[Held, Depends(sent)]
+SteeredReferral = Annotated[Held, Depends(steered)]
+ReceivedReferral = Annotated[Held, Depends(received)]
