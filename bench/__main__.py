@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_auth", "bench.hotline_voice", "bench.shelters")
+BENCHMARKS = ("bench.core_auth", "bench.hotline_voice", "bench.shelters", "bench.referrals")
 
 
 def main(argv: list[str]) -> int:

@@ -153,7 +153,8 @@ def scheduler() -> None:
         job.modify(next_run_time=application.state.clock.now())
 
     def stop(_signum: int, _frame: object) -> None:
-        jobs.shutdown(wait=True)
+        if jobs.running:  # a second signal while stopping changes nothing
+            jobs.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

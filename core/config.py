@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     delivery_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
     # Messages sent at once by one delivery run (each on its own thread).
     delivery_workers: Annotated[int, Field(ge=1, le=64)] = 8
+    # How long a delivery run holds the messages it claimed: a run killed meanwhile leaves them
+    # to be sent again after this long (with the same idempotency key).
+    delivery_claim_seconds: Annotated[int, Field(ge=5, le=3600)] = 120
 
     # E-mail: an SMTP relay. Unset host: e-mails are dead-lettered as "not configured".
     smtp_host: str | None = None

@@ -96,8 +96,18 @@ def configure_logging(*, json_logs: bool, level: str) -> None:
     # uvicorn's access log prints raw paths and query strings; ours logs the route template.
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic announces its dialect each time readiness is checked, and HTTP clients log whole
-    # URLs (which may carry tokens or numbers): keep their warnings only.
-    for noisy in ("alembic.runtime.migration", "httpx", "httpx2", "httpcore", "twilio.http_client"):
+    # URLs (which may carry tokens or numbers), and the job scheduler reports every run: keep
+    # their warnings only.
+    noisy_loggers = (
+        "alembic.runtime.migration",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "twilio.http_client",
+        "apscheduler",
+        "mail.log",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

@@ -6,9 +6,9 @@ from typing import Protocol
 
 from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
-from twilio.rest import Client
 
 from core.config import Settings
+from notifications.channels import twilio_client
 
 
 class RecordingStore(Protocol):
@@ -19,12 +19,7 @@ class RecordingStore(Protocol):
 
 class TwilioRecordings:
     def __init__(self, settings: Settings, http_client: HttpClient | None = None) -> None:
-        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
-        self._client = (
-            Client(settings.twilio_account_sid, token, http_client=http_client)
-            if settings.twilio_account_sid and token
-            else None
-        )
+        self._client = twilio_client(settings, http_client)
 
     def delete(self, recording_sid: str) -> None:
         if self._client is None:

@@ -20,6 +20,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from core.clock import Clock
@@ -65,16 +66,20 @@ class Transport(Protocol):
 Transports = dict[Channel, Transport]
 
 
+def twilio_client(settings: Settings, http_client: HttpClient | None = None) -> Client | None:
+    """The official REST client with our timeout, or None when Twilio is not configured."""
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    if not (settings.twilio_account_sid and token):
+        return None
+    http = http_client or TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+    return Client(settings.twilio_account_sid, token, http_client=http)
+
+
 class TwilioSms:
     """SMS through the official Twilio REST client, with a signed status callback."""
 
     def __init__(self, settings: Settings, http_client: HttpClient | None = None) -> None:
-        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
-        self._client = (
-            Client(settings.twilio_account_sid, token, http_client=http_client)
-            if settings.twilio_account_sid and token
-            else None
-        )
+        self._client = twilio_client(settings, http_client)
         self._default_sender = settings.twilio_sms_from
         self._status_callback = str(settings.public_base_url).rstrip("/") + SMS_STATUS_PATH
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -10,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from notifications import api
 from notifications.channels import SignedWebhook, transports_from_settings
 from notifications.models import Channel
-from notifications.service import deliver_due
+from notifications.service import batch_size, deliver_due
 from notifications.twilio_requests import make_validator
 
 log = logging.getLogger("sigurna.notifications")
@@ -39,6 +40,13 @@ def schedule(app: FastAPI, scheduler: Any) -> None:
 def deliver(app: FastAPI, *, batches: int = 20) -> int:
     """Deliver what is due, batch after batch, until nothing is due or the cap is reached."""
     settings = app.state.settings
+    claim_for = timedelta(seconds=settings.delivery_claim_seconds)
+    slowest = max(
+        settings.webhook_connect_timeout_seconds + settings.webhook_timeout_seconds,
+        settings.smtp_timeout_seconds,
+        settings.twilio_timeout_seconds,
+    )
+    limit = batch_size(claim_for=claim_for, workers=settings.delivery_workers, slowest_send=slowest)
     total = 0
     for _ in range(batches):
         sent = deliver_due(
@@ -46,8 +54,10 @@ def deliver(app: FastAPI, *, batches: int = 20) -> int:
             now=app.state.clock.now(),
             transports=app.state.transports,
             cipher=app.state.cipher,
-            limit=100,
+            limit=limit,
             workers=settings.delivery_workers,
+            claim_for=claim_for,
+            clock=app.state.clock.now,
         )
         total += sent
         if sent == 0:

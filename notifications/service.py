@@ -13,7 +13,7 @@ import logging
 import secrets
 import uuid
 from base64 import b64encode
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -266,7 +266,16 @@ def alert_messages(
 # --- delivery --------------------------------------------------------------------------------
 
 
-def _claim(session: Session, *, now: datetime, limit: int) -> list[OutboxMessage]:
+def batch_size(*, claim_for: timedelta, workers: int, slowest_send: float, cap: int = 100) -> int:
+    """How many messages one run may claim so that it sends them all before its claim lapses
+    (otherwise another process would take the unsent ones and send them a second time)."""
+    rounds = int(claim_for.total_seconds() * 0.8 // max(slowest_send, 0.001))
+    return max(1, min(cap, workers * max(1, rounds)))
+
+
+def _claim(
+    session: Session, *, now: datetime, limit: int, claim_for: timedelta
+) -> list[OutboxMessage]:
     query = (
         select(OutboxMessage)
         .where(
@@ -285,7 +294,7 @@ def _claim(session: Session, *, now: datetime, limit: int) -> list[OutboxMessage
         session.exec(
             update(OutboxMessage)
             .where(col(OutboxMessage.id).in_([row.id for row in rows]))
-            .values(claimed_until=now + CLAIM_FOR)
+            .values(claimed_until=now + claim_for)
         )
     return rows
 
@@ -329,14 +338,18 @@ def deliver_due(
     cipher: FieldCipher,
     limit: int = 100,
     workers: int = 1,
+    claim_for: timedelta = CLAIM_FOR,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
     """Claim due messages, send them (on `workers` threads), record each result; how many sent.
 
     The database is used on the calling thread only; the threads only talk to providers.
+    `clock` (default: `now` throughout) times each result as it comes in.
     """
     with unit_of_work() as session:
         claimed = [
-            (m.id, m.channel, _outgoing(cipher, m)) for m in _claim(session, now=now, limit=limit)
+            (m.id, m.channel, _outgoing(cipher, m))
+            for m in _claim(session, now=now, limit=limit, claim_for=claim_for)
         ]
     if not claimed:
         return 0
@@ -344,10 +357,11 @@ def deliver_due(
 
     def record(message_id: uuid.UUID, result: Sent | DeliveryError) -> None:
         nonlocal sent
+        at = clock() if clock is not None else now
         with unit_of_work() as session:
             if isinstance(result, DeliveryError):
-                _failed(session, message_id=message_id, now=now, error=result)
-            elif _sent(session, message_id=message_id, now=now, result=result):
+                _failed(session, message_id=message_id, now=at, error=result)
+            elif _sent(session, message_id=message_id, now=at, result=result):
                 sent += 1
 
     ready = [(i, c, m) for i, c, m in claimed if isinstance(m, Outgoing)]

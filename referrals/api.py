@@ -8,7 +8,7 @@ consent (or the law, for a child at risk) allows, and every such read is audited
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlmodel import Session
@@ -59,6 +59,12 @@ def _base_url(settings: Settings) -> str:
     return str(settings.public_base_url).rstrip("/")
 
 
+def _fields(row: Referral, names: set[str]) -> dict[str, Any]:
+    # Read the attributes, not model_dump(): a table model's JSON columns come back as plain
+    # strings, which its serializer would warn about; the answer model validates them.
+    return {name: getattr(row, name) for name in names}
+
+
 def _decision(cipher: FieldCipher, referral: Referral) -> DecisionPublic | None:
     if referral.outcome is None or referral.decision_date is None or referral.decided_at is None:
         return None
@@ -90,8 +96,9 @@ def _sent_public(session: Session, cipher: FieldCipher, referral: Referral) -> R
     organisations = service.names(session, [referral.to_organisation_id])
     municipalities = service.municipality_names(session, [referral.municipality_id])
     return ReferralPublic(
-        **referral.model_dump(
-            include={
+        **_fields(
+            referral,
+            {
                 "id",
                 "reference",
                 "source",
@@ -111,7 +118,7 @@ def _sent_public(session: Session, cipher: FieldCipher, referral: Referral) -> R
                 "created_at",
                 "acknowledged_at",
                 "withdrawn_at",
-            }
+            },
         ),
         to_organisation_name=organisations.get(referral.to_organisation_id)
         if referral.to_organisation_id
@@ -133,8 +140,9 @@ def _incoming(session: Session, cipher: FieldCipher, referral: Referral) -> Inco
     sender = service.names(session, [referral.from_organisation_id])
     municipalities = service.municipality_names(session, [referral.municipality_id])
     return IncomingReferral(
-        **referral.model_dump(
-            include={
+        **_fields(
+            referral,
+            {
                 "id",
                 "reference",
                 "source",
@@ -149,7 +157,7 @@ def _incoming(session: Session, cipher: FieldCipher, referral: Referral) -> Inco
                 "legal_note",
                 "created_at",
                 "acknowledged_at",
-            }
+            },
         ),
         from_organisation_name=sender[referral.from_organisation_id],
         municipality=municipalities.get(referral.municipality_id)
@@ -386,8 +394,9 @@ def list_received(
     municipalities = service.municipality_names(session, [r.municipality_id for r in found])
     return [
         IncomingSummary(
-            **r.model_dump(
-                include={
+            **_fields(
+                r,
+                {
                     "id",
                     "reference",
                     "team",
@@ -396,7 +405,7 @@ def list_received(
                     "deadline",
                     "status",
                     "created_at",
-                }
+                },
             ),
             from_organisation_name=senders[r.from_organisation_id],
             municipality=municipalities.get(r.municipality_id) if r.municipality_id else None,

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from core import domains
 from core.access import Public, served_routes, undeclared_routes
@@ -22,6 +22,12 @@ from core.crypto import cipher_from_settings
 from core.logs import ConsoleFormatter, JsonFormatter
 from core.models import ApiToken, Organisation, OrganisationKind, Role
 from hotline.models import Call, CallbackTask, CallMode, CallStatus, Hotline, HotlineClosure, Shift
+from notifications import service as notification_service
+from notifications.models import Channel as NotificationChannel
+from notifications.models import ContactCreate, DeliveryState, Purpose
+from notifications.service import NewMessage
+from referrals import service as referral_service
+from referrals.models import Referral
 from shelters import service as shelter_service
 from shelters.models import (
     AdmissionCreate,
@@ -41,6 +47,9 @@ from tests.shelters.conftest import assign, make_shelter
 # What each route must allow, stated independently of the code's policies.
 # scope: "public" | "network" (any organisation) | "org" (only the organisation in the path)
 #        | "signed" (the caller must sign the request; none of these callers does)
+#        | "csw" (any caller of a Center for Social Work; others are refused, 403)
+#        | "inbox" (a referral addressed to the caller's organisation, the matrix's CSW; other
+#          organisations' callers find nothing, 404)
 ALL = frozenset(Role)
 ADMIN = frozenset({Role.ADMIN})
 OVERSIGHT = frozenset({Role.ADMIN, Role.SUPERVISOR})
@@ -57,6 +66,12 @@ PLACERS = frozenset({Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF, Role.C
 SHELTERS = "/organisations/{org_id}/shelters"
 SHELTER = SHELTERS + "/{shelter_id}"
 STAY = SHELTER + "/stays/{stay_id}"
+CONTACTS = "/organisations/{org_id}/notification-contacts"
+CASE_WORKERS = frozenset({Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF})
+RECEIVERS = frozenset({Role.CSW_OFFICER, Role.SUPERVISOR})
+REFERRALS = "/organisations/{org_id}/referrals"
+REFERRAL = REFERRALS + "/{referral_id}"
+INBOX = "/referrals/inbox/{referral_id}"
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,34 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("PATCH", SHELTER + "/turn-aways/{turn_away_id}"): Expect("org", SHELTER_WORKERS),
     ("GET", "/network/shelter-availability"): Expect("network", PLACERS),
     ("GET", "/organisations/{org_id}/shelter-figures"): Expect("org", OVERSIGHT),
+    # Notifications: contacts are configuration; delivery status is the sending supervisors'.
+    ("GET", CONTACTS): Expect("org", OVERSIGHT),
+    ("POST", CONTACTS): Expect("org", OVERSIGHT),
+    ("PATCH", CONTACTS + "/{contact_id}"): Expect("org", OVERSIGHT),
+    ("DELETE", CONTACTS + "/{contact_id}"): Expect("org", OVERSIGHT),
+    ("POST", CONTACTS + "/{contact_id}/rotate-secret"): Expect("org", OVERSIGHT),
+    ("GET", "/organisations/{org_id}/notifications"): Expect("org", SUPERVISOR),
+    ("POST", "/organisations/{org_id}/notifications/{message_id}/retry"): Expect("org", SUPERVISOR),
+    ("POST", "/notifications/twilio/sms-status"): Expect("signed"),
+    # The CSW directory: read by anyone; kept by the admins of Centers for Social Work.
+    ("GET", "/municipalities"): Expect("network", ALL, tokens=True),
+    ("POST", "/municipalities"): Expect("csw", ADMIN),
+    ("PUT", "/municipalities/{municipality_id}/csw"): Expect("csw", ADMIN),
+    # Referrals, the sender's side: its case workers; re-addressing and withdrawing: supervisors.
+    ("GET", REFERRALS): Expect("org", CASE_WORKERS),
+    ("POST", REFERRALS): Expect("org", CASE_WORKERS),
+    ("GET", REFERRAL): Expect("org", CASE_WORKERS),
+    ("PUT", REFERRAL + "/consent"): Expect("org", CASE_WORKERS),
+    ("POST", REFERRAL + "/answers"): Expect("org", CASE_WORKERS),
+    ("PUT", REFERRAL + "/recipient"): Expect("org", SUPERVISOR),
+    ("POST", REFERRAL + "/withdraw"): Expect("org", SUPERVISOR),
+    # The recipient's side: its officers and supervisors, and its case system's token; another
+    # organisation's callers find nothing there (404), whatever their role.
+    ("GET", "/referrals/inbox"): Expect("network", RECEIVERS, tokens=True),
+    ("GET", INBOX): Expect("inbox", RECEIVERS, tokens=True),
+    ("POST", INBOX + "/acknowledge"): Expect("inbox", RECEIVERS, tokens=True),
+    ("POST", INBOX + "/information-requests"): Expect("inbox", RECEIVERS, tokens=True),
+    ("POST", INBOX + "/decision"): Expect("inbox", RECEIVERS, tokens=True),
 }
 
 # Query strings a route needs to do its work (without them it answers 422, which proves less).
@@ -300,6 +343,10 @@ class Population:
     call_id: uuid.UUID
     task_id: uuid.UUID
     shelter: Residents
+    referral_id: uuid.UUID  # the resident's referral, addressed to the matrix's CSW
+    contact_id: uuid.UUID
+    message_id: uuid.UUID  # a dead-lettered notification the home organisation sent
+    municipality_id: uuid.UUID  # Podgorica, whose competent CSW is the matrix's CSW
 
 
 def _token(world: World, organisation_id: uuid.UUID, role: Role) -> tuple[uuid.UUID, str]:
@@ -326,7 +373,41 @@ def population(world: World, db: Session, settings: Settings) -> Population:
     }
     target = world.user(organisations["home"], Role.COUNSELOR)
     target_token, _ = _token(world, organisations["home"].id, Role.COUNSELOR)
+    podgorica = referral_service.find_municipality(db, country_code="ME", name="Podgorica")
+    assert podgorica is not None
+    podgorica.csw_organisation_id = organisations["csw"].id
+    db.add(podgorica)
     residents, shelter = _residents(world, settings, organisations["home"])
+    (referral_id,) = db.exec(select(Referral.id).where(Referral.stay_id == residents.stay_id)).all()
+    contact, _ = notification_service.create_contact(
+        db,
+        now=world.clock.now(),
+        organisation_id=organisations["home"].id,
+        data=ContactCreate(
+            channel=NotificationChannel.EMAIL,
+            address="duty@ngo.example.org",
+            label="Duty desk",
+            purposes=[Purpose.ESCALATION],
+        ),
+        settings=settings,
+        cipher=cipher_from_settings(settings),
+        actor=Actor.system("test"),
+    )
+    message = notification_service.enqueue(
+        db,
+        now=world.clock.now(),
+        message=NewMessage(
+            idempotency_key="matrix:dead",
+            channel=NotificationChannel.EMAIL,
+            recipient="intake@csw.example.org",
+            body="Sigurna: referral RF-00000000",
+            topic="referral.created",
+            organisation_id=organisations["home"].id,
+        ),
+    )
+    message.state = DeliveryState.DEAD
+    db.add(message)
+    db.flush()
     credentials: dict[str, tuple[str, str]] = {}
     for label, home, role, via in CALLERS:
         if role is None:
@@ -353,6 +434,10 @@ def population(world: World, db: Session, settings: Settings) -> Population:
         call,
         task,
         residents,
+        referral_id,
+        contact.id,
+        message.id,
+        podgorica.id,
     )
 
 
@@ -531,6 +616,10 @@ def _expected_status(expect: Expect, home: str, role: Role | None, via: str) -> 
         return 404
     if role not in expect.roles:
         return 403
+    if expect.scope == "csw" and home != "csw":
+        return 403
+    if expect.scope == "inbox" and home != "csw":
+        return 404
     return None
 
 
@@ -556,6 +645,10 @@ def _url(path: str, population: Population) -> str:
         approval_id=residents.approval_id,
         entry_id=residents.entry_id,
         turn_away_id=residents.turn_away_id,
+        referral_id=population.referral_id,
+        contact_id=population.contact_id,
+        message_id=population.message_id,
+        municipality_id=population.municipality_id,
     )
 
 
