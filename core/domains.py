@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from fastapi import APIRouter, FastAPI
 
-INSTALLED_DOMAINS: tuple[str, ...] = ("notifications", "hotline", "shelters", "referrals")
+INSTALLED_DOMAINS: tuple[str, ...] = ("notifications", "hotline", "referrals", "shelters")
 
 
 def import_models() -> None:

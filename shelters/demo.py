@@ -126,7 +126,7 @@ def _demo_stay(session: Session, *, now: datetime) -> None:
             client=PersonIn(name="Demo Resident", sex=Sex.FEMALE, age=31),
             children=[PersonIn(name="Demo Baby", sex=Sex.MALE, age=1)],
             channel=Channel.POLICE,
-            municipality="Demo Town",
+            municipality="Podgorica",
             group=Group.WOMEN_WITH_CHILDREN,
         ),
         cipher=cipher_from_settings(get_settings()),

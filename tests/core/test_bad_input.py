@@ -14,7 +14,18 @@ from core.app import create_app
 from core.audit import Actor, AuditEvent
 from core.config import Settings
 from core.crypto import cipher_from_settings
-from core.models import ApiToken, AuthSession, Organisation, Role, User
+from core.models import ApiToken, AuthSession, Organisation, OrganisationKind, Role, User
+from notifications.models import NotificationContact, OutboxMessage
+from referrals import service as referral_service
+from referrals.models import (
+    ConsentSet,
+    Municipality,
+    Referral,
+    ReferralCreate,
+    ReferralNote,
+    ReferralReminder,
+    Source,
+)
 from shelters import service as shelter_service
 from shelters.models import (
     AdmissionCreate,
@@ -84,6 +95,12 @@ WATCHED: tuple[type[SQLModel], ...] = (
     EntryApproval,
     EntryLog,
     TurnAway,
+    Municipality,
+    Referral,
+    ReferralReminder,
+    ReferralNote,
+    NotificationContact,
+    OutboxMessage,
 )
 
 
@@ -141,6 +158,27 @@ def _shelter_ids(world: World, settings: Settings, organisation: Organisation) -
     }
 
 
+def _referral(
+    world: World, settings: Settings, organisation: Organisation, *, received: bool
+) -> Referral:
+    """A referral the organisation made, or (received) one another NGO made to it."""
+    sender = world.organisation() if received else organisation
+    return referral_service.create_referral(
+        world.db,
+        now=world.clock.now(),
+        organisation_id=sender.id,
+        data=ReferralCreate(
+            source=Source.CASE,
+            case_reference="CASE-1",
+            to_organisation_id=organisation.id if received else world.organisation().id,
+            consent=ConsentSet(scope=[]),
+        ),
+        cipher=cipher_from_settings(settings),
+        actor=Actor.system("test"),
+        user_id=None,
+    )
+
+
 def test_there_are_body_routes_to_check() -> None:
     assert ("POST", "/organisations/{org_id}/users") in BODY_ROUTES
     assert ("POST", "/auth/login") in BODY_ROUTES
@@ -156,15 +194,20 @@ def test_malformed_bodies_are_refused_and_change_nothing(
     method: str,
     path: str,
 ) -> None:
-    organisation = world.organisation()
+    # The directory and a referral's recipient are a CSW's; everything else an NGO's.
+    csw_route = path.startswith(("/municipalities", "/referrals/inbox"))
+    organisation = world.organisation(OrganisationKind.CSW if csw_route else OrganisationKind.NGO)
     # Admin and supervisor: a caller every body route admits (policies answer before bodies).
     admin = world.user(organisation, Role.ADMIN, Role.SUPERVISOR)
     target = world.user(organisation, Role.COUNSELOR)
     act_as(client, world.login_cookie(admin))
-    shelter = _shelter_ids(world, settings, organisation) if "{shelter_id}" in path else {}
+    ids = _shelter_ids(world, settings, organisation) if "{shelter_id}" in path else {}
+    if "{referral_id}" in path:
+        # Gates look a referral up before its body is read: it must exist on the caller's side.
+        ids["referral_id"] = _referral(world, settings, organisation, received=csw_route).id
     # Any other path parameter gets a random id: the body is refused before it is looked up.
     url = path.format_map(
-        _AnyId(org_id=organisation.id, user_id=target.id, token_id=organisation.id, **shelter)
+        _AnyId(org_id=organisation.id, user_id=target.id, token_id=organisation.id, **ids)
     )
     before = _state(db)
     for raw in MALFORMED:
