@@ -63,6 +63,8 @@ SWEEP_RUNS = 5  # after one cold run
 EMPTY_RUNS = 20  # enough for psycopg to prepare the claim and PostgreSQL to cache its plan
 DELIVERIES = 2_000  # messages per delivery run
 WORKERS = (1, 8)
+SLOW_ANSWER_S = 0.02  # then a receiver that answers after 20 ms, like a distant host
+SLOW_DELIVERIES = 400
 TARGET_SWEEP_MS = 2000.0
 TARGET_EMPTY_MS = 50.0
 PARTIAL_INDEX = "ix_referral_reminder_due"
@@ -322,7 +324,8 @@ class _Tally:
 
     def _before(self, _c: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         self.statements += 1
-        if "FROM referral_reminder" in statement and statement.endswith("FOR UPDATE SKIP LOCKED"):
+        claim = statement.startswith("SELECT") and statement.endswith("FOR UPDATE SKIP LOCKED")
+        if claim and "FROM referral_reminder" in statement:
             self.claim = (statement, parameters)
         self._started[id(cursor)] = time.perf_counter()
 
@@ -397,7 +400,7 @@ def _sweep_line(label: str, run: _SweepRun) -> str:
     return (
         f"    {label:<8} {run.ms:8.1f} ms  {run.handled:>5} reminders -> {run.messages:>5}"
         f" messages  {run.statements:>3} statements, {run.commits} commits,"
-        f" {run.db_ms:7.1f} ms waiting on PostgreSQL"
+        f" {run.db_ms:6.1f} ms of it in cursor.execute"
     )
 
 
@@ -437,6 +440,7 @@ def _receive(conn: Connection) -> None:
     lock = threading.Lock()
     ids: set[str] = set()
     counts = {"requests": 0, "unsigned": 0}
+    delay = [0.0]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver behind nginx would
@@ -447,6 +451,8 @@ def _receive(conn: Connection) -> None:
                 counts["requests"] += 1
                 counts["unsigned"] += not self.headers.get("webhook-signature")
                 ids.add(self.headers.get("webhook-id", ""))
+            if delay[0]:
+                time.sleep(delay[0])
             self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -464,6 +470,8 @@ def _receive(conn: Connection) -> None:
                 conn.send((counts["requests"], len(ids), counts["unsigned"]))
                 counts["requests"] = counts["unsigned"] = 0
                 ids.clear()
+        elif isinstance(command, float):
+            delay[0] = command
     server.shutdown()
     server.server_close()
 
@@ -481,6 +489,9 @@ class _Receiver:
         self._conn.send("count")
         received: tuple[int, int, int] = self._conn.recv()
         return received
+
+    def answer_after(self, seconds: float) -> None:
+        self._conn.send(float(seconds))
 
     def stop(self) -> None:
         self._conn.send("stop")
@@ -507,8 +518,8 @@ class _Delivery:
         return self.sent / self.seconds
 
 
-def _queue(seeder: _Seeder, port: int, tag: str, at: datetime) -> None:
-    """DELIVERIES pending webhook messages to the receiver, as the sweep would have made them."""
+def _queue(seeder: _Seeder, port: int, count: int, at: datetime) -> None:
+    """Pending webhook messages to the receiver, as the sweep would have made them."""
     words = service.wording(
         kind="before_1_day",
         reference="RF-0000BE9C",
@@ -518,7 +529,8 @@ def _queue(seeder: _Seeder, port: int, tag: str, at: datetime) -> None:
     )
     table = seeder.tables["outbox_message"]
     ngos = seeder.seed.ngos
-    for n in range(DELIVERIES):
+    tag = uuid.uuid4().hex[:12]
+    for n in range(count):
         table.add(
             uuid.uuid4(),
             ngos[n % NGOS][0],
@@ -550,12 +562,13 @@ def _deliver(
     seeder: _Seeder,
     receiver: _Receiver,
     workers: int,
+    count: int,
 ) -> _Delivery:
     settings = bench_settings(engine.url.render_as_string(hide_password=False))
     clock = SystemClock()
     webhook = SignedWebhook(settings, clock)
     now = clock.now()
-    _queue(seeder, receiver.port, f"w{workers}-{uuid.uuid4().hex[:8]}", now)
+    _queue(seeder, receiver.port, count, now)
     tally.reset()
     sent = 0
     started = time.perf_counter()
@@ -579,7 +592,7 @@ def _deliver(
     if unsigned:
         raise RuntimeError(f"{unsigned} webhooks arrived without a signature")
     return _Delivery(
-        workers, DELIVERIES, seconds, sent, received, distinct, tally.statements,
+        workers, count, seconds, sent, received, distinct, tally.statements,
         tally.commits, tally.db_s,
     )  # fmt: skip
 
@@ -622,7 +635,7 @@ def _stats(values: list[float]) -> str:
 
 def _measure_sweeps(
     engine: Engine, work: UnitOfWork, tally: _Tally
-) -> tuple[list[float], list[float], list[str], str]:
+) -> tuple[list[float], list[float], list[str]]:
     print(
         f"sweep with {DUE} reminders due (service.sweep, batches of 500; each run moves the"
         f" clock to the next {DUE}):"
@@ -660,15 +673,16 @@ def _measure_sweeps(
         f"sweep with nothing due: n={EMPTY_RUNS} {_stats(empty_ms)}"
         f" ({tally.statements} statement, {tally.commits} commit each); {_prepared(engine)}"
     )
-    if tally.claim is None:
+    claim = tally.claim
+    if claim is None:
         raise RuntimeError("the sweep's claim query was not seen")
-    plan = _explain(engine, tally.claim)
+    plan = _explain(engine, claim)
     print("  the sweep's claim query, as sent:")
-    print("    " + " ".join(tally.claim[0].split()))
+    print("    " + " ".join(claim[0].split()))
     print("  EXPLAIN (ANALYZE, BUFFERS), nothing due:")
     for line in plan:
         print(f"    {line}")
-    return due_ms, empty_ms, plan, tally.claim[0]
+    return due_ms, empty_ms, plan
 
 
 def run() -> None:
@@ -695,23 +709,36 @@ def run() -> None:
             f" {seed.history} sent messages (seeded with COPY in"
             f" {time.monotonic() - started:.1f} s)"
         )
-        due_ms, empty_ms, plan, _ = _measure_sweeps(engine, work, tally)
+        due_ms, empty_ms, plan = _measure_sweeps(engine, work, tally)
 
         print(
             f"delivery: {DELIVERIES} pending webhook messages to 127.0.0.1 (ThreadingHTTPServer"
-            f" in another process), deliver_due(limit=100) until none remain:"
+            " in another process, HTTP/1.1), deliver_due(limit=100) until none remain:"
         )
         deliveries: list[_Delivery] = []
         for workers in WORKERS:
-            d = _deliver(engine, work, tally, seeder, receiver, workers)
+            d = _deliver(engine, work, tally, seeder, receiver, workers, DELIVERIES)
             deliveries.append(d)
             alone = _transport_alone(url, receiver, workers)
             print(
                 f"    workers={workers}: {d.rate:7.1f} msgs/s ({d.sent} sent in {d.seconds:.2f} s,"
                 f" {d.received} POSTs received, {d.distinct} distinct ids);"
-                f" {d.statements / d.sent:.2f} statements and {d.commits / d.sent:.2f} commits"
-                f" a message, {d.db_s / d.seconds:.0%} of the time waiting on PostgreSQL;"
-                f" SignedWebhook alone {alone:.0f} msgs/s"
+                f" {d.statements / max(d.sent, 1):.2f} statements and"
+                f" {d.commits / max(d.sent, 1):.2f} commits a message,"
+                f" {d.db_s / d.seconds:.0%} of the time in cursor.execute;"
+                f" SignedWebhook alone (no database) {alone:.0f} msgs/s"
+            )
+        receiver.answer_after(SLOW_ANSWER_S)
+        print(
+            f"  the same, {SLOW_DELIVERIES} messages, the receiver answering after"
+            f" {SLOW_ANSWER_S * 1000:.0f} ms (a distant host):"
+        )
+        for workers in WORKERS:
+            d = _deliver(engine, work, tally, seeder, receiver, workers, SLOW_DELIVERIES)
+            deliveries.append(d)
+            print(
+                f"    workers={workers}: {d.rate:7.1f} msgs/s ({d.sent} sent in {d.seconds:.2f} s,"
+                f" {d.received} POSTs received, {d.distinct} distinct ids)"
             )
     finally:
         receiver.stop()
@@ -733,10 +760,10 @@ def run() -> None:
         f" (Index Scan: {'yes' if index_scan else 'no'}, Seq Scan: {'yes' if seq_scan else 'no'})"
     )
     for d in deliveries:
-        complete = d.sent == d.messages == d.distinct
+        complete = d.sent == d.messages == d.distinct == d.received
         print(
-            f"  {_verdict(complete)} delivery with {d.workers} worker(s): {d.sent} of"
-            f" {d.messages} sent, each received once ({d.rate:.0f} msgs/s; no target)"
+            f"  {_verdict(complete)} delivery, {d.workers} worker(s): {d.sent} of {d.messages}"
+            f" sent, each received once ({d.rate:.0f} msgs/s; no target)"
         )
     if not (index_scan and not seq_scan):
         raise AssertionError(f"the sweep's claim does not read {PARTIAL_INDEX}")

@@ -288,6 +288,7 @@ def set_duty_phone_route(
         sender=sms_from,
         body=f"Sigurna: your duty phone code is {code}. It expires in 10 minutes.",
         idempotency_key=f"duty-phone-code:{uuid.uuid4()}",
+        topic="hotline.duty_phone_code",
     )
     return VerificationSent(verification="sent")
 

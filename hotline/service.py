@@ -404,6 +404,7 @@ def _alert_duty_team(
             sender=settings.twilio_sms_from or hotline.twilio_number,
             body=body,
             idempotency_key=f"missed-call:{task.id}:{number}",
+            topic="hotline.missed_call",
         )
 
 

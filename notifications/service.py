@@ -107,7 +107,11 @@ def enqueue_many(session: Session, *, now: datetime, messages: Sequence[NewMessa
     ]
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(OutboxMessage)
-    statement = insert.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    # render_nulls: rows of every channel share one shape, so the insert stays one batch (the
+    # default leaves out NULL keys and splits it by shape; no outbox column has a server default).
+    statement = insert.on_conflict_do_nothing(index_elements=["idempotency_key"]).execution_options(
+        render_nulls=True
+    )
     session.execute(statement, rows)
     return _count_new(session, rows)
 

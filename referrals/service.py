@@ -1183,12 +1183,14 @@ def sweep_batch(session: Session, *, now: datetime, base_url: str, limit: int) -
             update(ReferralReminder)
             .where(col(ReferralReminder.id).in_(done))
             .values(state=ReminderState.DONE, done_at=now)
+            .execution_options(synchronize_session=False)
         )
     if cancelled:
         session.exec(
             update(ReferralReminder)
             .where(col(ReferralReminder.id).in_(cancelled))
             .values(state=ReminderState.CANCELLED, done_at=now)
+            .execution_options(synchronize_session=False)
         )
     session.add_all(following)
     session.flush()
