@@ -123,7 +123,8 @@ def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """What the organisation sent, newest first, with each message's delivery state."""
-    return service.list_messages(session, organisation_id=org_id, state=state, limit=limit)
+    found = service.list_messages(session, organisation_id=org_id, state=state, limit=limit)
+    return [service.public_view(m) for m in found]
 
 
 @router.post(MESSAGES + "/{message_id}/retry", response_model=OutboxPublic)
@@ -136,13 +137,14 @@ def retry_message(
     request_id: RequestIdDep,
 ) -> object:
     """Queue a dead-lettered message again (after its contact has been corrected)."""
-    return service.retry_message(
+    message = service.retry_message(
         session,
         now=clock.now(),
         organisation_id=org_id,
         message_id=message_id,
         actor=principal.actor(request_id),
     )
+    return service.public_view(message)
 
 
 @router.post("/notifications/twilio/sms-status", status_code=204, dependencies=[Signed])

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from ipaddress import ip_address
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from standardwebhooks.webhooks import Webhook
@@ -177,8 +180,22 @@ def signature_headers(
     }
 
 
+def resolves_to_public(host: str) -> bool:
+    """Every address the host resolves to is a public one (no loopback, private, link-local)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return True  # unresolvable: the request itself will fail and be retried
+    return all(ip_address(info[4][0]).is_global for info in infos)
+
+
 class SignedWebhook:
-    """JSON POSTs over httpx, signed per Standard Webhooks, with explicit timeouts."""
+    """JSON POSTs over httpx, signed per Standard Webhooks, with explicit timeouts.
+
+    Unless private hosts are allowed (tests), a URL whose host resolves to a private address is
+    refused at send time as well as when the contact is made, so that a contact cannot turn the
+    service into a probe of its own network.
+    """
 
     def __init__(
         self,
@@ -187,6 +204,7 @@ class SignedWebhook:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._clock = clock
+        self._public_only = not settings.webhook_allow_private_hosts
         timeout = httpx.Timeout(
             settings.webhook_timeout_seconds, connect=settings.webhook_connect_timeout_seconds
         )
@@ -201,6 +219,9 @@ class SignedWebhook:
     def send(self, message: Outgoing) -> Sent:
         if not message.secret:
             raise DeliveryError("the webhook has no signing secret", retry=False)
+        host = urlsplit(message.recipient).hostname or ""
+        if self._public_only and not resolves_to_public(host):
+            raise DeliveryError("the webhook's host resolves to a private address", retry=False)
         headers = {
             "Content-Type": "application/json",
             **signature_headers(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from base64 import b64encode
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import ip_address
@@ -42,6 +43,7 @@ from notifications.models import (
     DeliveryState,
     NotificationContact,
     OutboxMessage,
+    OutboxPublic,
     Purpose,
 )
 
@@ -160,8 +162,26 @@ def enqueue_sms(
     )
 
 
-def to_contacts(
-    contacts: Iterable[NotificationContact],
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a message goes to: a contact, or a supervisor's account e-mail."""
+
+    ref: str  # stable and short, for idempotency keys: the contact's id, or "u" + the user's
+    channel: Channel
+    address: str
+    secret_key_id: str | None = None
+    secret_sealed: bytes | None = None
+
+
+def contact_recipients(contacts: Iterable[NotificationContact]) -> list[Recipient]:
+    return [
+        Recipient(str(c.id), c.channel, c.address, c.secret_key_id, c.secret_sealed)
+        for c in contacts
+    ]
+
+
+def messages_for(
+    recipients: Iterable[Recipient],
     *,
     key: str,
     topic: str,
@@ -171,21 +191,21 @@ def to_contacts(
     payload: str,
     alert_on_dead: bool = True,
 ) -> list[NewMessage]:
-    """One message per contact: `text` by SMS and e-mail, the JSON `payload` to webhooks."""
+    """One message per recipient: `text` by SMS and e-mail, the JSON `payload` to webhooks."""
     return [
         NewMessage(
-            idempotency_key=f"{key}:{contact.id}",
-            channel=contact.channel,
-            recipient=contact.address,
-            body=payload if contact.channel is Channel.WEBHOOK else text,
-            subject=subject if contact.channel is Channel.EMAIL else None,
+            idempotency_key=f"{key}:{r.ref}",
+            channel=r.channel,
+            recipient=r.address,
+            body=payload if r.channel is Channel.WEBHOOK else text,
+            subject=subject if r.channel is Channel.EMAIL else None,
             topic=topic,
             organisation_id=organisation_id,
-            secret_key_id=contact.secret_key_id,
-            secret_sealed=contact.secret_sealed,
+            secret_key_id=r.secret_key_id,
+            secret_sealed=r.secret_sealed,
             alert_on_dead=alert_on_dead,
         )
-        for contact in contacts
+        for r in recipients
     ]
 
 
@@ -208,10 +228,13 @@ def contacts_for(
     return found
 
 
-def supervisor_emails(session: Session, *, organisation_id: uuid.UUID) -> list[str]:
-    """The e-mail addresses of an organisation's active supervisors."""
-    rows = session.exec(
-        select(User.email)
+def alert_recipients(session: Session, *, organisation_id: uuid.UUID) -> list[Recipient]:
+    """Who hears an organisation's alerts: its escalation contacts and its active supervisors."""
+    contacts = contacts_for(session, organisation_ids=[organisation_id], purpose=Purpose.ESCALATION)
+    found = contact_recipients(contacts[organisation_id])
+    addresses = {r.address for r in found}
+    supervisors = session.exec(
+        select(User.id, User.email)
         .join(UserRole, col(UserRole.user_id) == col(User.id))
         .where(
             User.organisation_id == organisation_id,
@@ -220,7 +243,12 @@ def supervisor_emails(session: Session, *, organisation_id: uuid.UUID) -> list[s
         )
         .order_by(col(User.email))
     ).all()
-    return list(rows)
+    found += [
+        Recipient(f"u{user_id.hex}", Channel.EMAIL, email)
+        for user_id, email in supervisors
+        if email not in addresses
+    ]
+    return found
 
 
 def alert_messages(
@@ -233,13 +261,9 @@ def alert_messages(
     text: str,
     payload: str,
 ) -> list[NewMessage]:
-    """An alert for an organisation: its escalation contacts and its supervisors' e-mails.
-
-    Alerts that fail are not alerted about again (`alert_on_dead=False`): no loops.
-    """
-    contacts = contacts_for(session, organisation_ids=[organisation_id], purpose=Purpose.ESCALATION)
-    messages = to_contacts(
-        contacts[organisation_id],
+    """An alert for an organisation. Alerts that fail are not alerted about again: no loops."""
+    return messages_for(
+        alert_recipients(session, organisation_id=organisation_id),
         key=key,
         topic=topic,
         organisation_id=organisation_id,
@@ -248,23 +272,6 @@ def alert_messages(
         payload=payload,
         alert_on_dead=False,
     )
-    addresses = {m.recipient for m in messages}
-    for email in supervisor_emails(session, organisation_id=organisation_id):
-        if email in addresses:
-            continue
-        messages.append(
-            NewMessage(
-                idempotency_key=f"{key}:{email}",
-                channel=Channel.EMAIL,
-                recipient=email,
-                body=text,
-                subject=subject,
-                topic=topic,
-                organisation_id=organisation_id,
-                alert_on_dead=False,
-            )
-        )
-    return messages
 
 
 # --- delivery --------------------------------------------------------------------------------
@@ -372,17 +379,32 @@ def deliver_due(
     for message_id, _, broken in claimed:
         if isinstance(broken, DeliveryError):
             record(message_id, broken)
+    # A message not yet sent when most of the claim has gone is left to the claim's lapse (and
+    # the next run): sent now, it could meet a second sender that took it meanwhile.
+    stop_at = time.monotonic() + claim_for.total_seconds() * 0.8
+
+    def attempt(channel: Channel, outgoing: Outgoing) -> Sent | DeliveryError | None:
+        if time.monotonic() > stop_at:
+            return None
+        return _attempt(transports, channel, outgoing)
+
     if workers <= 1 or len(ready) <= 1:
         for message_id, channel, outgoing in ready:
-            record(message_id, _attempt(transports, channel, outgoing))
+            result = attempt(channel, outgoing)
+            if result is not None:
+                record(message_id, result)
         return sent
     with ThreadPoolExecutor(max_workers=min(workers, len(ready))) as pool:
-        futures = [
-            (message_id, pool.submit(_attempt, transports, channel, outgoing))
+        futures = {
+            pool.submit(attempt, channel, outgoing): message_id
             for message_id, channel, outgoing in ready
-        ]
-        for message_id, future in futures:
-            record(message_id, future.result())
+        }
+        # Recorded as each completes: a provider's reference (and its status callbacks) should
+        # find the message as soon as possible.
+        for future in as_completed(futures):
+            result = future.result()
+            if result is not None:
+                record(futures[future], result)
     return sent
 
 
@@ -512,6 +534,25 @@ def list_messages(
         query = query.where(OutboxMessage.state == state)
     query = query.order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id)).limit(limit)
     return list(session.exec(query).all())
+
+
+# Messages whose body is a secret of its recipient (a verification code): never shown.
+SECRET_TOPICS = frozenset({"hotline.duty_phone_code"})
+
+
+def public_view(message: OutboxMessage) -> OutboxPublic:
+    """A message as its sender's supervisors see it: enough to tell which contact failed, not
+    another organisation's webhook URL (a credential of sorts) or a phone number in full."""
+    recipient = message.recipient
+    if message.channel is Channel.WEBHOOK:
+        parts = urlsplit(recipient)
+        recipient = f"{parts.scheme}://{parts.hostname}/…"
+    elif message.channel is Channel.SMS:
+        recipient = "…" + recipient[-3:]
+    body = "(not shown)" if message.topic in SECRET_TOPICS else message.body
+    return OutboxPublic.model_validate(message, from_attributes=True).model_copy(
+        update={"recipient": recipient, "body": body}
+    )
 
 
 def retry_message(

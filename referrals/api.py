@@ -25,6 +25,7 @@ from referrals.deps import (
     Sender,
     SentReferral,
     SteeredReferral,
+    visible,
 )
 from referrals.models import (
     ConsentSet,
@@ -251,7 +252,7 @@ def list_sent(
 ) -> object:
     """The organisation's referrals, newest first."""
     found = service.list_sent(session, organisation_id=org_id, status=status, limit=limit)
-    return [_sent_public(session, cipher, r) for r in found]
+    return [_sent_public(session, cipher, r) for r in visible(session, principal, found)]
 
 
 @router.post(SENT, status_code=201, response_model=ReferralPublic)

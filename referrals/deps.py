@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
+from sqlmodel import Session
 
 from core.access import ALL_ROLES, Policy, Scope, require
 from core.auth import Principal
 from core.deps import SessionDep
-from core.errors import Forbidden
+from core.errors import Forbidden, NotFound
 from core.models import OrganisationKind, Role
 from referrals import service
 from referrals.models import Referral
+from shelters import service as shelter_service
+from shelters.deps import sees_people
 
 # The sender's case workers: who made the referral, who looks after the client.
 SEND = Policy(Scope.ORGANISATION, frozenset({Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF}))
@@ -54,11 +57,37 @@ class Held:
     referral: Referral
 
 
+def visible(session: Session, principal: Principal, referrals: list[Referral]) -> list[Referral]:
+    """The sender's referrals this caller may see: all for supervisors; for others the ones they
+    made, those about stays in shelters they staff (`shelters.deps.sees_people`), and, for
+    counselors, those made from calls and cases (the counselling team's)."""
+    if Role.SUPERVISOR in principal.roles:
+        return referrals
+    shelters = shelter_service.shelters_of_stays(
+        session, [r.stay_id for r in referrals if r.stay_id is not None]
+    )
+    seen: dict[uuid.UUID, bool] = {}
+
+    def may_see(referral: Referral) -> bool:
+        if referral.created_by is not None and referral.created_by == principal.user_id:
+            return True
+        if referral.stay_id is None:
+            return Role.COUNSELOR in principal.roles
+        shelter = shelters[referral.stay_id]
+        if shelter.id not in seen:
+            seen[shelter.id] = sees_people(session, principal, shelter)
+        return seen[shelter.id]
+
+    return [r for r in referrals if may_see(r)]
+
+
 def sent(org_id: uuid.UUID, referral_id: uuid.UUID, principal: Sender, session: SessionDep) -> Held:
     # Locked: the sender's acts (consent, answers) change the row.
     referral = service.sent_referral(
         session, organisation_id=org_id, referral_id=referral_id, lock=True
     )
+    if not visible(session, principal, [referral]):
+        raise NotFound("Not found.")
     return Held(principal, referral)
 
 

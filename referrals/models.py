@@ -216,6 +216,17 @@ class ReferralNote(SQLModel, table=True):
 
 _CASE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9/.-]{0,39}")
 
+
+def _text(value: str | None) -> str | None:
+    """Free text, trimmed; blank text is no text."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be blank")
+    return text
+
+
 # --- request bodies --------------------------------------------------------------------------
 
 
@@ -242,6 +253,8 @@ class ConsentSet(SQLModel):
 
     scope: list[Scope] = Field(max_length=3)
     circumstances: str | None = Field(default=None, min_length=3, max_length=4000)
+
+    _circumstances = field_validator("circumstances")(_text)
 
     @field_validator("scope")
     @classmethod
@@ -270,6 +283,8 @@ class ReferralCreate(SQLModel):
     legal_note: str | None = Field(default=None, min_length=3, max_length=500)
     respond_by: AwareDatetime | None = None
 
+    _note = field_validator("legal_note")(_text)
+
     @field_validator("case_reference")
     @classmethod
     def _case_number(cls, value: str | None) -> str | None:
@@ -294,6 +309,8 @@ class ReferralCreate(SQLModel):
             )
         if self.legal_basis is LegalBasis.LEGAL_OBLIGATION and not self.legal_note:
             raise ValueError("legal_note: say which obligation of the law applies")
+        if self.legal_basis is LegalBasis.EMERGENCY_ACCOMMODATION:
+            raise ValueError("legal_basis: emergency accommodation is an admission's own basis")
         return self
 
 
@@ -301,6 +318,8 @@ class NoteCreate(SQLModel):
     model_config = STRICT_BODY  # type: ignore[assignment]
 
     text: str = Field(min_length=3, max_length=4000)
+
+    _clean = field_validator("text")(_text)
 
 
 class DecisionCreate(SQLModel):
@@ -314,6 +333,8 @@ class DecisionCreate(SQLModel):
     # When the emergency stay should end under this decision (it may end or extend the stay).
     stay_until: AwareDatetime | None = None
     note: str | None = Field(default=None, max_length=2000)
+
+    _texts = field_validator("decision_number", "placement", "note")(_text)
 
     @model_validator(mode="after")
     def _placement(self) -> "DecisionCreate":
@@ -332,6 +353,8 @@ class Withdraw(SQLModel):
     model_config = STRICT_BODY  # type: ignore[assignment]
 
     reason: str = Field(min_length=3, max_length=500)
+
+    _reason = field_validator("reason")(_text)
 
 
 # --- answers ---------------------------------------------------------------------------------

@@ -10,25 +10,27 @@ that dies leaves its rows pending for the next one, and two sweeps never take th
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from core import audit
 from core.audit import Actor
 from core.crypto import FieldCipher, Sealed
 from core.db import UnitOfWork
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organisation, OrganisationKind
 from notifications import service as outbox
-from notifications.models import Channel, Purpose
+from notifications.models import Purpose
 from referrals.models import (
     OPEN_STATUSES,
     ConsentSet,
@@ -57,6 +59,7 @@ DECISION_CONTEXT = "referral.decision"
 NOTE_CONTEXT = "referral.note"
 NOT_FOUND = "Not found."
 REMINDERS_BEFORE = ((ReminderKind.BEFORE_3_DAYS, 3), (ReminderKind.BEFORE_1_DAY, 1))
+MAX_RESPONSE_TIME = timedelta(days=90)
 
 
 # --- the directory ---------------------------------------------------------------------------
@@ -96,6 +99,11 @@ def list_municipalities(
     return [(m, name) for m, name in rows.all()]
 
 
+def _kind(session: Session, organisation_id: uuid.UUID) -> OrganisationKind | None:
+    organisation = session.get(Organisation, organisation_id)
+    return organisation.kind if organisation is not None else None
+
+
 def _csw(session: Session, organisation_id: uuid.UUID) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
     if organisation is None or organisation.kind is not OrganisationKind.CSW:
@@ -122,8 +130,11 @@ def add_municipality(
         csw_organisation_id=csw_organisation_id,
         created_at=now,
     )
-    session.add(municipality)
-    session.flush()
+    try:
+        with session.begin_nested():  # two CSWs adding the same name at once: one wins
+            session.add(municipality)
+    except IntegrityError as exc:
+        raise Conflict("That municipality is already in the directory.") from exc
     _directory_audit(session, now=now, actor=actor, municipality=municipality, action="added")
     return municipality
 
@@ -459,8 +470,17 @@ def create_referral(
         to_id = get_municipality(session, municipality_id).csw_organisation_id
     else:  # the body's own check makes this unreachable
         raise InvalidInput("name either to_organisation_id or municipality_id")
-    if data.respond_by is not None and data.respond_by <= now:
-        raise InvalidInput("respond_by: must be in the future.")
+    if data.respond_by is not None and not now < data.respond_by <= now + MAX_RESPONSE_TIME:
+        raise InvalidInput("respond_by: must be in the future, and at most 90 days ahead.")
+    if data.legal_basis is LegalBasis.CHILD_AT_RISK and (
+        data.team is not Team.CHILD_PROTECTION
+        or to_id is None
+        or _kind(session, to_id) is not OrganisationKind.CSW
+    ):
+        raise InvalidInput(
+            "legal_basis: a child at risk is referred to a CSW's child-protection team "
+            "(team child_protection); anything else needs consent."
+        )
     dossier: dict[str, Any] = {
         "client": _person(data.client) if data.client else None,
         "children": [_person(c) for c in data.children],
@@ -601,7 +621,9 @@ def shared_part(cipher: FieldCipher, referral: Referral) -> Shared:
     because the law obliges it (a child at risk)."""
     dossier = _open(cipher, referral.dossier_key_id, referral.dossier_sealed, DOSSIER_CONTEXT)
     scope = set(referral.consent_scope)
-    children_by_law = referral.legal_basis is LegalBasis.CHILD_AT_RISK
+    children_by_law = (
+        referral.legal_basis is LegalBasis.CHILD_AT_RISK and referral.team is Team.CHILD_PROTECTION
+    )
     return Shared(
         client=dossier.get("client") if Scope.IDENTITY in scope else None,
         children=dossier.get("children") if Scope.CHILDREN in scope or children_by_law else None,
@@ -742,12 +764,27 @@ def readdress(
     """Send an unaddressed (or misaddressed) referral to its recipient; its reminders follow."""
     _still_open(referral)
     recipient = _recipient(session, to_organisation_id, referral.from_organisation_id)
+    if referral.source is Source.ADMISSION:
+        _csw(session, recipient.id)  # the CSW decides on accommodation, nobody else
     if referral.to_organisation_id == recipient.id:
         return referral
     referral.to_organisation_id = recipient.id
     referral.status = ReferralStatus.OPEN
     referral.acknowledged_at = None
+    # She consented to share with the former recipient, not with this one: ask her again.
+    referral.consent_scope = []
+    referral.consent_recorded_by = None
+    referral.consent_recorded_at = None
     session.add(referral)
+    session.exec(
+        update(ReferralReminder)
+        .where(
+            col(ReferralReminder.referral_id) == referral.id,
+            col(ReferralReminder.state) == ReminderState.PENDING,
+            col(ReferralReminder.kind).in_([ReminderKind.CREATED, ReminderKind.UNADDRESSED]),
+        )
+        .values(state=ReminderState.CANCELLED, done_at=now)
+    )
     sequence = len(
         session.exec(
             select(ReferralReminder.id).where(
@@ -872,9 +909,14 @@ def decide(
 ) -> Referral:
     """Record the recipient's decision: it cancels pending reminders and updates the stay."""
     _still_open(referral)
-    if data.stay_until is not None and referral.stay_id is None:
-        raise InvalidInput("stay_until: this referral is not about a stay.")
-    if referral.stay_id is not None and referral.team is Team.GENERAL:
+    decides_stay = (
+        referral.source is Source.ADMISSION
+        and referral.team is Team.GENERAL
+        and referral.stay_id is not None
+    )
+    if data.stay_until is not None and not decides_stay:
+        raise InvalidInput("stay_until: only the CSW's decision on an admission moves a stay.")
+    if decides_stay and referral.stay_id is not None:
         shelters.apply_csw_decision(
             session,
             now=now,
@@ -973,15 +1015,41 @@ def wording(
     )
 
 
-def _recipient_contacts(session: Session, organisation_id: uuid.UUID, team: Team) -> list[Any]:
-    purpose = Purpose.CHILD_PROTECTION if team is Team.CHILD_PROTECTION else Purpose.REFERRALS
-    found = outbox.contacts_for(session, organisation_ids=[organisation_id], purpose=purpose)
-    contacts = found[organisation_id]
-    if not contacts and purpose is Purpose.CHILD_PROTECTION:
-        contacts = outbox.contacts_for(
-            session, organisation_ids=[organisation_id], purpose=Purpose.REFERRALS
-        )[organisation_id]
-    return contacts
+class Recipients:
+    """The contacts of the organisations a batch of referrals involves, looked up once."""
+
+    def __init__(self, session: Session, organisation_ids: Iterable[uuid.UUID]) -> None:
+        ids = list(set(organisation_ids))
+        self._session = session
+        self._by_purpose = {
+            purpose: outbox.contacts_for(session, organisation_ids=ids, purpose=purpose)
+            for purpose in Purpose
+        }
+        self._alerts: dict[uuid.UUID, list[outbox.Recipient]] = {}
+
+    def of(self, organisation_id: uuid.UUID, team: Team) -> list[outbox.Recipient]:
+        """A recipient's contacts for a referral: its child-protection team for children (its
+        referral desk when it has none), its referral desk otherwise."""
+        by_purpose = self._by_purpose
+        contacts: list[Any] = []
+        if team is Team.CHILD_PROTECTION:
+            contacts = by_purpose[Purpose.CHILD_PROTECTION].get(organisation_id, [])
+        if not contacts:
+            contacts = by_purpose[Purpose.REFERRALS].get(organisation_id, [])
+        return outbox.contact_recipients(contacts)
+
+    def heads(self, organisation_id: uuid.UUID) -> list[outbox.Recipient]:
+        return outbox.contact_recipients(
+            self._by_purpose[Purpose.ESCALATION].get(organisation_id, [])
+        )
+
+    def alerts(self, organisation_id: uuid.UUID) -> list[outbox.Recipient]:
+        """The sender's supervisors and escalation contacts."""
+        if organisation_id not in self._alerts:
+            self._alerts[organisation_id] = outbox.alert_recipients(
+                self._session, organisation_id=organisation_id
+            )
+        return self._alerts[organisation_id]
 
 
 def _notify_recipient(
@@ -997,11 +1065,12 @@ def _notify_recipient(
         zone=zone,
         base_url=base_url,
     )
+    recipients = Recipients(session, [referral.to_organisation_id])
     outbox.enqueue_many(
         session,
         now=now,
-        messages=outbox.to_contacts(
-            _recipient_contacts(session, referral.to_organisation_id, referral.team),
+        messages=outbox.messages_for(
+            recipients.of(referral.to_organisation_id, referral.team),
             key=f"referral:{referral.id}:{key}",
             topic=f"referral.{event}",
             organisation_id=referral.from_organisation_id,
@@ -1040,6 +1109,19 @@ def _notify_sender(
 
 # --- the sweep -------------------------------------------------------------------------------
 
+log = logging.getLogger("sigurna.referrals")
+
+# Reminders about the deadline: when a scheduler catches up and several are due at once, only
+# the latest of a referral goes out (a stale "3 days before" would only confuse).
+_DEADLINE_KINDS = frozenset(
+    {
+        ReminderKind.BEFORE_3_DAYS,
+        ReminderKind.BEFORE_1_DAY,
+        ReminderKind.DEADLINE,
+        ReminderKind.OVERDUE,
+    }
+)
+
 
 def sweep(
     unit_of_work: UnitOfWork,
@@ -1054,25 +1136,63 @@ def sweep(
     Each batch is one transaction: reminders claimed (`FOR UPDATE SKIP LOCKED` on PostgreSQL;
     SQLite's `BEGIN IMMEDIATE` makes the claim exclusive), their messages written, the reminders
     marked done and the next overdue day scheduled. A crash loses nothing (the batch is undone
-    and swept again) and sends nothing twice (the outbox's keys are unique).
+    and swept again) and sends nothing twice (the outbox's keys are unique). A batch that fails
+    is swept again one reminder at a time, so that one bad row cannot hold up the others.
     """
     total = 0
     for _ in range(max_batches):
-        with unit_of_work() as session:
-            handled = sweep_batch(session, now=now, base_url=base_url, limit=batch)
+        try:
+            with unit_of_work() as session:
+                handled = sweep_batch(session, now=now, base_url=base_url, limit=batch)
+        except Exception as exc:
+            log.error("referral sweep batch failed", extra={"error_type": type(exc).__name__})
+            handled = _sweep_one_by_one(unit_of_work, now=now, base_url=base_url, limit=batch)
         total += handled
         if handled < batch:
             break
     return total
 
 
-def sweep_batch(session: Session, *, now: datetime, base_url: str, limit: int) -> int:
-    query = (
-        select(ReferralReminder)
-        .where(ReferralReminder.state == ReminderState.PENDING, col(ReferralReminder.due_at) <= now)
-        .order_by(col(ReferralReminder.due_at))
-        .limit(limit)
+def _due(now: datetime) -> Any:
+    return select(ReferralReminder).where(
+        ReferralReminder.state == ReminderState.PENDING, col(ReferralReminder.due_at) <= now
     )
+
+
+def _sweep_one_by_one(unit_of_work: UnitOfWork, *, now: datetime, base_url: str, limit: int) -> int:
+    with unit_of_work() as session:
+        due = session.exec(_due(now).order_by(col(ReferralReminder.due_at)).limit(limit))
+        ids = [reminder.id for reminder in due.all()]
+    handled = 0
+    for reminder_id in ids:
+        try:
+            with unit_of_work() as session:
+                handled += sweep_batch(
+                    session, now=now, base_url=base_url, limit=1, only=reminder_id
+                )
+        except Exception as exc:  # left pending: retried on the next run, and logged each time
+            log.error(
+                "referral reminder could not be swept",
+                extra={
+                    "error_type": type(exc).__name__,
+                    "subject_type": "referral_reminder",
+                    "subject_id": str(reminder_id),
+                },
+            )
+    return handled
+
+
+def sweep_batch(
+    session: Session,
+    *,
+    now: datetime,
+    base_url: str,
+    limit: int,
+    only: uuid.UUID | None = None,
+) -> int:
+    query = _due(now).order_by(col(ReferralReminder.due_at)).limit(limit)
+    if only is not None:
+        query = query.where(ReferralReminder.id == only)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     reminders = list(session.exec(query).all())
@@ -1095,17 +1215,13 @@ def sweep_batch(session: Session, *, now: datetime, base_url: str, limit: int) -
             )
         ).all()
     }
-    recipients = {
-        purpose: outbox.contacts_for(
-            session,
-            organisation_ids=[
-                r.to_organisation_id for r in referrals.values() if r.to_organisation_id
-            ],
-            purpose=purpose,
-        )
-        for purpose in Purpose
-    }
-    alerts: dict[uuid.UUID, list[outbox.NewMessage]] = {}
+    recipients = Recipients(
+        session, [r.to_organisation_id for r in referrals.values() if r.to_organisation_id]
+    )
+    latest: dict[uuid.UUID, ReferralReminder] = {}
+    for reminder in reminders:
+        if reminder.kind in _DEADLINE_KINDS:
+            latest[reminder.referral_id] = reminder  # ordered by due_at: the last one wins
     messages: list[outbox.NewMessage] = []
     done: list[uuid.UUID] = []
     cancelled: list[uuid.UUID] = []
@@ -1119,122 +1235,94 @@ def sweep_batch(session: Session, *, now: datetime, base_url: str, limit: int) -
         sender = organisations[referral.from_organisation_id]
         to = organisations.get(referral.to_organisation_id) if referral.to_organisation_id else None
         zone = to.time_zone if to is not None else sender.time_zone
-        words = wording(
-            kind=reminder.kind,
-            reference=referral.reference,
-            deadline=referral.deadline,
-            zone=zone,
-            base_url=base_url,
-            day=reminder.sequence,
-        )
-        key = f"referral:{reminder.id}"
-        topic = f"referral.{reminder.kind}"
-        targets: list[Any] = []
-        if to is not None and reminder.kind is not ReminderKind.UNADDRESSED:
-            purpose = (
-                Purpose.CHILD_PROTECTION
-                if referral.team is Team.CHILD_PROTECTION
-                else Purpose.REFERRALS
-            )
-            targets = list(recipients[purpose][to.id]) or list(recipients[Purpose.REFERRALS][to.id])
-            if reminder.kind is ReminderKind.OVERDUE:
-                known = {c.id for c in targets}
-                targets += [c for c in recipients[Purpose.ESCALATION][to.id] if c.id not in known]
-        messages += outbox.to_contacts(
-            targets,
-            key=key,
-            topic=topic,
-            organisation_id=referral.from_organisation_id,
-            subject=words.subject,
-            text=words.text,
-            payload=words.payload,
-        )
-        sender_alert = reminder.kind in (ReminderKind.OVERDUE, ReminderKind.UNADDRESSED) or (
-            reminder.kind is ReminderKind.CREATED and not targets
-        )
-        if sender_alert:
-            if reminder.kind is ReminderKind.CREATED:
-                words = Wording(
-                    subject=words.subject,
-                    text=f"Sigurna: referral {referral.reference} could not be sent: its recipient "
-                    f"has no notification contact. Call them, and log in: {base_url}/",
-                    payload=words.payload,
-                )
-            messages += _sender_alert(
-                session,
-                alerts,
-                referral.from_organisation_id,
-                key=f"{key}:sender",
-                topic=topic,
-                words=words,
-            )
         if reminder.kind is ReminderKind.OVERDUE:
-            following.append(
-                ReferralReminder(
-                    referral_id=referral.id,
-                    kind=ReminderKind.OVERDUE,
-                    sequence=reminder.sequence + 1,
-                    due_at=add_local_days(referral.deadline or now, reminder.sequence + 1, zone),
-                )
-            )
+            following.append(_next_overdue(referral, reminder, now=now, zone=zone))
+        if reminder.kind in _DEADLINE_KINDS and latest[referral.id] is not reminder:
+            continue  # superseded by a later reminder due in this same sweep
+        messages += _messages(reminder, referral, to, sender, recipients, zone, base_url)
     outbox.enqueue_many(session, now=now, messages=messages)
-    if done:
-        session.exec(
-            update(ReferralReminder)
-            .where(col(ReferralReminder.id).in_(done))
-            .values(state=ReminderState.DONE, done_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if cancelled:
-        session.exec(
-            update(ReferralReminder)
-            .where(col(ReferralReminder.id).in_(cancelled))
-            .values(state=ReminderState.CANCELLED, done_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    for ids, state in ((done, ReminderState.DONE), (cancelled, ReminderState.CANCELLED)):
+        if ids:
+            session.exec(
+                update(ReferralReminder)
+                .where(col(ReferralReminder.id).in_(ids))
+                .values(state=state, done_at=now)
+                .execution_options(synchronize_session=False)
+            )
     session.add_all(following)
     session.flush()
     return len(reminders)
 
 
-def _sender_alert(
-    session: Session,
-    cache: dict[uuid.UUID, list[outbox.NewMessage]],
-    organisation_id: uuid.UUID,
-    *,
-    key: str,
-    topic: str,
-    words: Wording,
+def _next_overdue(
+    referral: Referral, reminder: ReferralReminder, *, now: datetime, zone: str
+) -> ReferralReminder:
+    """The next overdue day still ahead (a scheduler that was down skips the days it missed)."""
+    deadline = referral.deadline or now
+    day = reminder.sequence + 1
+    while add_local_days(deadline, day, zone) <= now:
+        day += 1
+    return ReferralReminder(
+        referral_id=referral.id,
+        kind=ReminderKind.OVERDUE,
+        sequence=day,
+        due_at=add_local_days(deadline, day, zone),
+    )
+
+
+def _messages(
+    reminder: ReferralReminder,
+    referral: Referral,
+    to: Organisation | None,
+    sender: Organisation,
+    recipients: Recipients,
+    zone: str,
+    base_url: str,
 ) -> list[outbox.NewMessage]:
-    """An alert to the sender's supervisors and escalation contacts (recipients looked up once
-    per organisation and batch)."""
-    if organisation_id not in cache:
-        cache[organisation_id] = outbox.alert_messages(
-            session,
-            organisation_id=organisation_id,
-            key="",
-            topic=topic,
-            subject="",
-            text="",
-            payload="",
+    """What one reminder sends: to the recipient's contacts (its head too when overdue), and to
+    the sender's supervisors when overdue, unaddressed, or when the recipient has no contact."""
+    words = wording(
+        kind=reminder.kind,
+        reference=referral.reference,
+        deadline=referral.deadline,
+        zone=zone,
+        base_url=base_url,
+        day=reminder.sequence,
+    )
+    key = f"referral:{reminder.id}"
+    topic = f"referral.{reminder.kind}"
+    targets: list[outbox.Recipient] = []
+    if to is not None and reminder.kind is not ReminderKind.UNADDRESSED:
+        targets = recipients.of(to.id, referral.team)
+        if targets and reminder.kind is ReminderKind.OVERDUE:
+            known = {t.ref for t in targets}
+            targets += [h for h in recipients.heads(to.id) if h.ref not in known]
+    messages = outbox.messages_for(
+        targets,
+        key=key,
+        topic=topic,
+        organisation_id=referral.from_organisation_id,
+        subject=words.subject,
+        text=words.text,
+        payload=words.payload,
+    )
+    unreachable = to is not None and reminder.kind is not ReminderKind.UNADDRESSED and not targets
+    if unreachable:
+        words = Wording(
+            subject=words.subject,
+            text=f"Sigurna: referral {referral.reference} could not be sent: its recipient "
+            f"has no notification contact. Call them, and log in: {base_url}/",
+            payload=words.payload,
         )
-    return [
-        outbox.NewMessage(
-            idempotency_key=f"{key}{template.idempotency_key}",
-            channel=template.channel,
-            recipient=template.recipient,
-            body=words.payload if template.channel is Channel.WEBHOOK else words.text,
-            subject=words.subject if template.channel is Channel.EMAIL else None,
+    if unreachable or reminder.kind in (ReminderKind.OVERDUE, ReminderKind.UNADDRESSED):
+        messages += outbox.messages_for(
+            recipients.alerts(sender.id),
+            key=f"{key}:sender",
             topic=topic,
-            organisation_id=organisation_id,
-            secret_key_id=template.secret_key_id,
-            secret_sealed=template.secret_sealed,
+            organisation_id=sender.id,
+            subject=words.subject,
+            text=words.text,
+            payload=words.payload,
             alert_on_dead=False,
         )
-        for template in cache[organisation_id]
-    ]
-
-
-def check_can_claim(kind: OrganisationKind) -> None:
-    if kind is not OrganisationKind.CSW:
-        raise Forbidden("Only a Center for Social Work keeps municipalities in the directory.")
+    return messages

@@ -1055,6 +1055,19 @@ def get_stay(session: Session, *, shelter: Shelter, stay_id: uuid.UUID, lock: bo
     return stay
 
 
+def shelters_of_stays(session: Session, stay_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Shelter]:
+    """The shelter of each stay (for other domains' access rules about a stay)."""
+    wanted = set(stay_ids)
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Stay.id, Shelter)
+        .join(Shelter, col(Shelter.id) == col(Stay.shelter_id))
+        .where(col(Stay.id).in_(wanted))
+    ).all()
+    return dict(rows)
+
+
 def _active(stay: Stay) -> None:
     if stay.status is not StayStatus.ACTIVE:
         raise Conflict("The stay has ended.")

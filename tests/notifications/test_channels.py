@@ -40,6 +40,11 @@ BODY = "Sigurna: New referral RF-0A1B2C3D. Log in to see it: https://sigurna.exa
 PAYLOAD = '{"referral":"RF-0A1B2C3D","type":"referral.created"}'
 
 
+def _local(settings: Settings) -> Settings:
+    """Settings that let webhooks reach the test's own receiver on 127.0.0.1."""
+    return settings.model_copy(update={"webhook_allow_private_hosts": True})
+
+
 @pytest.fixture
 def cipher(settings: Settings) -> FieldCipher:
     return cipher_from_settings(settings)
@@ -68,8 +73,8 @@ def _webhook_contact(
 def _enqueue_webhook(
     db: Session, clock: FrozenClock, contact: NotificationContact, organisation_id: uuid.UUID
 ) -> OutboxMessage:
-    (message,) = service.to_contacts(
-        [contact],
+    (message,) = service.messages_for(
+        service.contact_recipients([contact]),
         key="referral:test",
         topic="referral.created",
         organisation_id=organisation_id,
@@ -167,7 +172,7 @@ def test_a_webhook_that_fails_three_times_then_succeeds_is_retried_with_backoff(
             db, settings, cipher, world, receiver.url
         )
         message = _enqueue_webhook(db, clock, contact, organisation_id)
-        hook = SignedWebhook(settings, clock)
+        hook = SignedWebhook(_local(settings), clock)
         now = clock.now()
         for attempt in (1, 2, 3):
             assert _deliver(uow, now, hook, Channel.WEBHOOK, cipher) == 0
@@ -235,7 +240,7 @@ def test_a_webhook_that_always_times_out_is_dead_lettered_and_the_sender_alerted
             db, settings, cipher, world, receiver.url
         )
         message = _enqueue_webhook(db, clock, contact, organisation_id)
-        hook = SignedWebhook(quick, clock)
+        hook = SignedWebhook(_local(quick), clock)
         now = clock.now()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             assert _deliver(uow, now, hook, Channel.WEBHOOK, cipher) == 0
@@ -324,7 +329,7 @@ def test_delivery_on_several_threads_sends_each_message_once(
         ]
         assert service.enqueue_many(db, now=clock.now(), messages=messages) == 30
         assert service.enqueue_many(db, now=clock.now(), messages=messages) == 0
-        hook = SignedWebhook(settings, clock)
+        hook = SignedWebhook(_local(settings), clock)
         sent = deliver_due(
             uow, now=clock.now(), transports={Channel.WEBHOOK: hook}, cipher=cipher, workers=8
         )
@@ -563,3 +568,63 @@ def test_supervisors_see_delivery_status_and_retry_a_dead_letter(
     assert (again.json()["state"], again.json()["attempts"]) == ("pending", 0)
     assert client.post(f"{url}/{dead.id}/retry").status_code == 409
     assert client.post(f"{url}/{uuid.uuid4()}/retry").status_code == 404
+
+
+def test_a_webhook_host_that_resolves_to_a_private_address_is_refused_at_send_time(
+    db: Session,
+    clock: FrozenClock,
+    settings: Settings,
+    uow: UnitOfWork,
+    cipher: FieldCipher,
+    world: World,
+) -> None:
+    with webhook_receiver() as receiver:
+        # The contact was accepted (say the name resolved elsewhere then); it points home now.
+        url = receiver.url.replace("127.0.0.1", "localhost")
+        contact, _secret, organisation_id = _webhook_contact(db, settings, cipher, world, url)
+        message = _enqueue_webhook(db, clock, contact, organisation_id)
+        hook = SignedWebhook(settings, clock)  # private hosts not allowed
+        assert _deliver(uow, clock.now(), hook, Channel.WEBHOOK, cipher) == 0
+        hook.close()
+        assert receiver.snapshot() == []
+    db.refresh(message)
+    assert (message.state, message.last_error) == (
+        DeliveryState.DEAD,
+        "the webhook's host resolves to a private address",
+    )
+
+
+def test_the_delivery_status_shows_no_secret_of_a_recipient(
+    client: TestClient, world: World, db: Session, clock: FrozenClock
+) -> None:
+    ngo = world.organisation()
+    supervisor = world.user(ngo, Role.SUPERVISOR)
+    for key, channel, recipient, topic in (
+        (
+            "w",
+            Channel.WEBHOOK,
+            "https://cases.csw.example.org/hooks/s3cr3t-path",
+            "referral.created",
+        ),
+        ("s", Channel.SMS, "+61491570156", "referral.created"),
+        ("c", Channel.SMS, "+61491570157", "hotline.duty_phone_code"),
+    ):
+        service.enqueue(
+            db,
+            now=clock.now(),
+            message=NewMessage(
+                idempotency_key=key,
+                channel=channel,
+                recipient=recipient,
+                body="Sigurna: your duty phone code is 123456." if key == "c" else BODY,
+                topic=topic,
+                organisation_id=ngo.id,
+            ),
+        )
+    act_as(client, world.login_cookie(supervisor))
+    listed = client.get(f"/organisations/{ngo.id}/notifications").json()
+    assert sorted((m["channel"], m["recipient"], m["body"]) for m in listed) == [
+        ("sms", "…156", BODY),
+        ("sms", "…157", "(not shown)"),
+        ("webhook", "https://cases.csw.example.org/…", BODY),
+    ]

@@ -15,13 +15,15 @@ from sqlmodel import Session, col, func, select
 
 from core.audit import AuditEvent
 from core.clock import FrozenClock
+from core.crypto import FieldCipher
 from core.db import UnitOfWork
 from core.models import OrganisationKind, Role
-from notifications.models import Channel, OutboxMessage
+from notifications.models import Channel
 from referrals import service
 from referrals.models import (
     LegalBasis,
     Referral,
+    ReferralReminder,
     ReferralStatus,
     ReminderKind,
     ReminderState,
@@ -295,6 +297,9 @@ def test_overdue_decisions_escalate_daily_to_both_sides_until_decided(
     assert sweep(uow, clock) == 5
     day_one = reminders(db, referral)[4]
     assert (day_one.kind, day_one.sequence) == (ReminderKind.OVERDUE, 1)
+    # Catching up, the stale "3 days before", "1 day before" and "deadline" are not sent: only
+    # the referral itself and where it stands now.
+    assert {m.topic for m in outbox_rows(db)} == {"referral.created", "referral.overdue"}
     overdue = [m for m in outbox_rows(db) if m.idempotency_key.startswith(f"referral:{day_one.id}")]
     assert sorted(m.recipient for m in overdue) == sorted(
         [
@@ -723,32 +728,48 @@ def test_a_marker_in_every_personal_field_never_reaches_a_message_or_a_log(
     assert all(marker.encode() not in (a or b"") + (b or b"") for a, b in raw)
 
 
-def test_the_outbox_rows_of_one_sweep_commit_with_their_reminders(
-    client: TestClient, network: Network, db: Session, clock: FrozenClock, uow: UnitOfWork
+def test_a_failed_sweep_leaves_its_reminders_pending_and_a_bad_row_holds_up_no_other(
+    client: TestClient,
+    network: Network,
+    db: Session,
+    clock: FrozenClock,
+    uow: UnitOfWork,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A sweep that fails half-way leaves its reminders pending and writes no messages."""
-    stay = admit(client, network, admission())
-    (referral,) = referrals_of(db, uuid.UUID(stay["id"]))
+    """Messages and the reminders they come from commit together or not at all; a reminder
+    that cannot be swept is logged and retried, and the others still go out."""
+    first = admit(client, network, admission(name="Ana Prva"))
+    second = admit(client, network, admission(name="Ana Druga"))
+    (bad,) = referrals_of(db, uuid.UUID(first["id"]))
+    (good,) = referrals_of(db, uuid.UUID(second["id"]))
     from notifications import service as outbox
 
     original = outbox.enqueue_many
 
-    def broken(*args: Any, **kwargs: Any) -> int:
-        original(*args, **kwargs)
-        raise RuntimeError("the database went away")
+    def refuses_one(session: Session, *, now: datetime, messages: Any) -> int:
+        written = original(session, now=now, messages=messages)
+        if any(bad.reference in m.body for m in messages):
+            raise RuntimeError("the database went away")
+        return written
 
-    outbox.enqueue_many = broken
-    try:
-        with pytest.raises(RuntimeError):
-            sweep(uow, clock)
-    finally:
-        outbox.enqueue_many = original
-    assert db.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
-    first = reminders(db, referral)[0]
-    db.refresh(first)
-    assert first.state is ReminderState.PENDING
+    monkeypatch.setattr(outbox, "enqueue_many", refuses_one)
     assert sweep(uow, clock) == 1
-    assert db.exec(select(func.count()).select_from(OutboxMessage)).one() == 3
+    assert len(outbox_rows(db)) == 3
+    assert all(good.reference in m.body for m in outbox_rows(db))
+    stuck = reminders(db, bad)[0]
+    db.refresh(stuck)
+    assert stuck.state is ReminderState.PENDING
+    logged = [r for r in caplog.records if r.name == "sigurna.referrals"]
+    assert [(r.getMessage(), r.__dict__.get("subject_id")) for r in logged] == [
+        ("referral sweep batch failed", None),
+        ("referral reminder could not be swept", str(stuck.id)),
+    ]
+    monkeypatch.setattr(outbox, "enqueue_many", original)
+    assert sweep(uow, clock) == 1
+    state = db.exec(select(ReferralReminder.state).where(ReferralReminder.id == stuck.id)).one()
+    assert state is ReminderState.DONE
+    assert len(outbox_rows(db)) == 6
 
 
 def test_a_withdrawn_referral_disappears_from_the_inbox_and_stops_its_reminders(
@@ -769,3 +790,136 @@ def test_a_withdrawn_referral_disappears_from_the_inbox_and_stops_its_reminders(
     network.login(client, network.officer)
     assert client.get(f"/referrals/inbox/{referral.id}").status_code == 404
     act_as(client, None)
+
+
+def test_a_scheduler_down_for_days_sends_one_overdue_reminder_and_schedules_the_next_ahead(
+    client: TestClient, network: Network, db: Session, clock: FrozenClock, uow: UnitOfWork
+) -> None:
+    stay = admit(client, network, admission())
+    (referral,) = referrals_of(db, uuid.UUID(stay["id"]))
+    clock.set(utc("2026-03-13 12:00"))  # four days and three hours after the deadline
+    assert sweep(uow, clock) == 5
+    overdue = [m for m in outbox_rows(db) if m.topic == "referral.overdue"]
+    assert {m.body for m in overdue if m.channel is Channel.SMS} == {
+        f"Sigurna: OVERDUE (day 1): referral {referral.reference} needed a decision by "
+        f"2026-03-09 10:00 (Europe/Podgorica). Log in to see it: {BASE_URL}/"
+    }
+    pending = [r for r in reminders(db, referral) if r.state is ReminderState.PENDING]
+    assert [(r.kind, r.sequence, r.due_at) for r in pending] == [
+        (ReminderKind.OVERDUE, 5, utc("2026-03-14 09:00"))
+    ]
+    assert sweep(uow, clock) == 0
+
+
+def test_on_the_senders_side_each_sees_the_referrals_of_their_own_work(
+    client: TestClient, network: Network, db: Session, cipher: FieldCipher
+) -> None:
+    stay = admit(client, network, admission())
+    (admitted,) = referrals_of(db, uuid.UUID(stay["id"]))
+    world = network.world
+    from tests.shelters.conftest import assign, make_shelter
+
+    other_house, _ = make_shelter(world, cipher, network.ngo, name="Other house")
+    elsewhere = world.user(network.ngo, Role.SHELTER_STAFF)
+    assign(world, other_house, elsewhere)
+    counselor = world.user(network.ngo, Role.COUNSELOR)
+    url = f"/organisations/{network.ngo.id}/referrals"
+    network.login(client, counselor)
+    made = client.post(
+        url,
+        json={
+            "source": "case",
+            "case_reference": "SOS-1",
+            "to_organisation_id": str(network.csw.id),
+            "consent": {"scope": []},
+        },
+    )
+    assert made.status_code == 201
+    from_case = made.json()["id"]
+
+    def seen_by(user: Any) -> set[str]:
+        network.login(client, user)
+        listed = {r["id"] for r in client.get(url).json()}
+        for referral_id in (str(admitted.id), from_case):
+            status = client.get(f"{url}/{referral_id}").status_code
+            assert status == (200 if referral_id in listed else 404), (user.email, referral_id)
+        return listed
+
+    assert seen_by(network.place.supervisor) == {str(admitted.id), from_case}
+    assert seen_by(network.place.staff) == {str(admitted.id)}  # her shelter's stay
+    assert seen_by(elsewhere) == set()  # another shelter's staff
+    assert seen_by(counselor) == {from_case}
+    assert seen_by(world.user(network.ngo, Role.COUNSELOR)) == {from_case}
+
+
+def test_referrals_go_only_where_their_basis_allows(
+    client: TestClient, network: Network, db: Session
+) -> None:
+    stay = admit(client, network, admission(7))
+    general, children = referrals_of(db, uuid.UUID(stay["id"]))
+    partner = network.world.organisation(OrganisationKind.PARTNER, name="Health centre (test)")
+    other_csw = network.world.organisation(OrganisationKind.CSW, name="CSW Other (test)")
+    network.login(client, network.place.supervisor)
+    base = f"/organisations/{network.ngo.id}/referrals"
+    # An admission's referral goes to a CSW, and consent given for one recipient is not moved.
+    refused = client.put(
+        f"{base}/{general.id}/recipient", json={"to_organisation_id": str(partner.id)}
+    )
+    assert (refused.status_code, refused.json()["message"]) == (
+        422,
+        "The competent body must be a Center for Social Work (kind csw).",
+    )
+    client.put(f"{base}/{general.id}/consent", json={"scope": ["identity"]})
+    moved = client.put(
+        f"{base}/{general.id}/recipient", json={"to_organisation_id": str(other_csw.id)}
+    )
+    assert moved.status_code == 200
+    assert (moved.json()["consent_scope"], moved.json()["consent_recorded_at"]) == ([], None)
+    # A child at risk is reported to a CSW's child-protection team, without consent; not
+    # anywhere else.
+    case = {"source": "case", "case_reference": "SOS-2", "legal_basis": "child_at_risk"}
+    for body in (
+        {**case, "to_organisation_id": str(network.csw.id)},  # the general team
+        {**case, "to_organisation_id": str(partner.id), "team": "child_protection"},
+    ):
+        response = client.post(base, json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["message"].startswith("legal_basis: a child at risk is referred")
+    ok = client.post(
+        base, json={**case, "to_organisation_id": str(network.csw.id), "team": "child_protection"}
+    )
+    assert ok.status_code == 201, ok.text
+    far = client.post(
+        base,
+        json={
+            "source": "case",
+            "case_reference": "SOS-3",
+            "to_organisation_id": str(partner.id),
+            "consent": {"scope": []},
+            "respond_by": "9999-12-31T12:00:00Z",
+        },
+    )
+    assert (far.status_code, far.json()["message"]) == (
+        422,
+        "respond_by: must be in the future, and at most 90 days ahead.",
+    )
+    # The CSW's decision moves a stay only through the admission's own referral.
+    network.login(client, network.officer)
+    decision = {"outcome": "other_measure", "decision_date": "2026-03-02", "decision_number": "9"}
+    wrong = client.post(
+        f"/referrals/inbox/{children.id}/decision",
+        json={**decision, "stay_until": "2026-03-06T10:00:00+01:00"},
+    )
+    assert (wrong.status_code, wrong.json()["message"]) == (
+        422,
+        "stay_until: only the CSW's decision on an admission moves a stay.",
+    )
+    blank = client.post(
+        f"/referrals/inbox/{children.id}/decision", json={**decision, "decision_number": "   "}
+    )
+    assert (blank.status_code, blank.json()["message"]) == (
+        422,
+        "decision_number: must not be blank",
+    )
+    db.refresh(children)
+    assert children.status is ReferralStatus.OPEN
