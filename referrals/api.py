@@ -40,6 +40,7 @@ from referrals.models import (
     Readdress,
     Referral,
     ReferralCreate,
+    ReferralNote,
     ReferralPublic,
     ReferralStatus,
     ReminderPublic,
@@ -80,16 +81,19 @@ def _decision(cipher: FieldCipher, referral: Referral) -> DecisionPublic | None:
     )
 
 
+def _note_public(note: ReferralNote, text: str) -> NotePublic:
+    return NotePublic(
+        id=note.id,
+        direction=note.direction,
+        text=text,
+        author=note.author,
+        created_at=note.created_at,
+    )
+
+
 def _notes(session: Session, cipher: FieldCipher, referral: Referral) -> list[NotePublic]:
     return [
-        NotePublic(
-            id=n.id,
-            direction=n.direction,
-            text=service.open_note(cipher, n),
-            author=n.author,
-            created_at=n.created_at,
-        )
-        for n in service.notes_of(session, referral)
+        _note_public(n, service.open_note(cipher, n)) for n in service.notes_of(session, referral)
     ]
 
 
@@ -328,13 +332,7 @@ def answer(
         actor=held.principal.actor(request_id),
         base_url=_base_url(settings),
     )
-    return NotePublic(
-        id=note.id,
-        direction=note.direction,
-        text=body.text.strip(),
-        author=note.author,
-        created_at=note.created_at,
-    )
+    return _note_public(note, body.text)
 
 
 @router.put(ONE + "/recipient", response_model=ReferralPublic)
@@ -465,13 +463,7 @@ def ask(
         actor=held.principal.actor(request_id),
         base_url=_base_url(settings),
     )
-    return NotePublic(
-        id=note.id,
-        direction=note.direction,
-        text=body.text.strip(),
-        author=note.author,
-        created_at=note.created_at,
-    )
+    return _note_public(note, body.text)
 
 
 @router.post(RECEIVED + "/decision", response_model=IncomingReferral)

@@ -511,14 +511,18 @@ def create_referral(
 # --- reading ---------------------------------------------------------------------------------
 
 
+def _load(session: Session, referral_id: uuid.UUID, *, lock: bool) -> Referral | None:
+    query = select(Referral).where(Referral.id == referral_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.exec(query).first()
+
+
 def sent_referral(
     session: Session, *, organisation_id: uuid.UUID, referral_id: uuid.UUID, lock: bool = False
 ) -> Referral:
     """A referral the organisation made (404 for anything else)."""
-    query = select(Referral).where(Referral.id == referral_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    referral = session.exec(query).first()
+    referral = _load(session, referral_id, lock=lock)
     if referral is None or referral.from_organisation_id != organisation_id:
         raise NotFound(NOT_FOUND)
     return referral
@@ -528,10 +532,7 @@ def received_referral(
     session: Session, *, organisation_id: uuid.UUID, referral_id: uuid.UUID, lock: bool = False
 ) -> Referral:
     """A referral addressed to the organisation (404 for anything else, withdrawn included)."""
-    query = select(Referral).where(Referral.id == referral_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    referral = session.exec(query).first()
+    referral = _load(session, referral_id, lock=lock)
     if (
         referral is None
         or referral.to_organisation_id != organisation_id
