@@ -1112,8 +1112,10 @@ def _notify_sender(
 
 log = logging.getLogger("sigurna.referrals")
 
-# Reminders about the deadline: when a scheduler catches up and several are due at once, only
-# the latest of a referral goes out (a stale "3 days before" would only confuse).
+# Reminders about the deadline: when a scheduler catches up after a long stop and several of a
+# referral's are due at once, only the latest goes out (a stale "3 days before" would only
+# confuse); a reminder late by less than STALE_AFTER still goes out as it is.
+STALE_AFTER = timedelta(hours=1)
 _DEADLINE_KINDS = frozenset(
     {
         ReminderKind.BEFORE_3_DAYS,
@@ -1238,8 +1240,9 @@ def sweep_batch(
         zone = to.time_zone if to is not None else sender.time_zone
         if reminder.kind is ReminderKind.OVERDUE:
             following.append(_next_overdue(referral, reminder, now=now, zone=zone))
-        if reminder.kind in _DEADLINE_KINDS and latest[referral.id] is not reminder:
-            continue  # superseded by a later reminder due in this same sweep
+        superseded = reminder.kind in _DEADLINE_KINDS and latest[referral.id] is not reminder
+        if superseded and reminder.due_at < now - STALE_AFTER:
+            continue  # long overdue, and a later reminder of this referral goes out now
         messages += _messages(reminder, referral, to, sender, recipients, zone, base_url)
     outbox.enqueue_many(session, now=now, messages=messages)
     for ids, state in ((done, ReminderState.DONE), (cancelled, ReminderState.CANCELLED)):

@@ -363,6 +363,17 @@ def _outstanding(database: Database, made: Made) -> tuple[int, int]:
     return len(set(made.messages) - set(sent)), len(due)
 
 
+def _outbox_states(database: Database) -> list[tuple[str, int, str | None]]:
+    """(state, attempts, last error) of every message not sent: what went wrong, if anything."""
+    with unit_of_work(database.engine) as session:
+        rows = session.exec(
+            select(OutboxMessage.state, OutboxMessage.attempts, OutboxMessage.last_error).where(
+                OutboxMessage.state != DeliveryState.SENT
+            )
+        ).all()
+    return sorted({(str(state), attempts, error) for state, attempts, error in rows})
+
+
 def _wait_until_delivered(
     database: Database, made: Made, within: timedelta, logs: Callable[[], str]
 ) -> None:
@@ -372,7 +383,8 @@ def _wait_until_delivered(
         if (unsent, due) == (0, 0):
             return
         assert time.monotonic() < deadline, (
-            f"after {within}: {unsent} messages unsent, {due} due reminders pending" + logs()
+            f"after {within}: {unsent} messages unsent, {due} due reminders pending; "
+            f"outbox: {_outbox_states(database)}" + logs()
         )
         time.sleep(0.1)
 
