@@ -354,14 +354,10 @@ def _signed_post(client: TestClient, params: dict[str, str], *, valid: bool = Tr
     )
 
 
-def test_sms_status_callbacks_are_signed_and_a_failed_sms_is_sent_again(
-    client: TestClient,
-    db: Session,
-    clock: FrozenClock,
-    settings: Settings,
-    uow: UnitOfWork,
-    cipher: FieldCipher,
-) -> None:
+def _sent_sms(
+    db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork, cipher: FieldCipher
+) -> tuple[OutboxMessage, TwilioSms, FakeTwilioHttp]:
+    """An SMS sent through Twilio (a fake HTTP client), as its row and the client that sent it."""
     service.enqueue_sms(
         db,
         now=clock.now(),
@@ -371,9 +367,21 @@ def test_sms_status_callbacks_are_signed_and_a_failed_sms_is_sent_again(
         body="Missed SOS call, callback task ABC123",
         idempotency_key="sms-1",
     )
-    sms = TwilioSms(settings, http_client=FakeTwilioHttp())
+    http = FakeTwilioHttp()
+    sms = TwilioSms(settings, http_client=http)
     assert _deliver(uow, clock.now(), sms, Channel.SMS, cipher) == 1
-    row = db.exec(select(OutboxMessage)).one()
+    return db.exec(select(OutboxMessage)).one(), sms, http
+
+
+def test_sms_status_callbacks_are_signed_and_never_move_a_status_back(
+    client: TestClient,
+    db: Session,
+    clock: FrozenClock,
+    settings: Settings,
+    uow: UnitOfWork,
+    cipher: FieldCipher,
+) -> None:
+    row, _sms, _http = _sent_sms(db, clock, settings, uow, cipher)
     sid = row.provider_ref
     assert sid is not None
     forged = _signed_post(client, {"MessageSid": sid, "MessageStatus": "delivered"}, valid=False)
@@ -403,19 +411,7 @@ def test_an_undelivered_sms_goes_back_to_the_queue(
     uow: UnitOfWork,
     cipher: FieldCipher,
 ) -> None:
-    service.enqueue_sms(
-        db,
-        now=clock.now(),
-        organisation_id=None,
-        to="+61491570011",
-        sender="+442079460100",
-        body="Missed SOS call, callback task ABC123",
-        idempotency_key="sms-2",
-    )
-    http = FakeTwilioHttp()
-    sms = TwilioSms(settings, http_client=http)
-    assert _deliver(uow, clock.now(), sms, Channel.SMS, cipher) == 1
-    row = db.exec(select(OutboxMessage)).one()
+    row, sms, http = _sent_sms(db, clock, settings, uow, cipher)
     first_sid = row.provider_ref
     assert first_sid is not None
     response = _signed_post(
