@@ -91,21 +91,44 @@ def _deliver(
     return deliver_due(uow, now=now, transports={channel: transport}, cipher=cipher)
 
 
-def test_an_email_reaches_a_real_smtp_server_with_a_stable_message_id(
-    db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork, cipher: FieldCipher
-) -> None:
-    service.enqueue(
+def _email(
+    db: Session,
+    clock: FrozenClock,
+    key: str,
+    recipient: str,
+    *,
+    organisation_id: uuid.UUID | None = None,
+    topic: str = "referral.created",
+    body: str = BODY,
+    subject: str | None = None,
+    alert_on_dead: bool = True,
+) -> OutboxMessage:
+    """An e-mail in the outbox, due now."""
+    return service.enqueue(
         db,
         now=clock.now(),
         message=NewMessage(
-            idempotency_key="referral:r1:c1",
+            idempotency_key=key,
             channel=Channel.EMAIL,
-            recipient="intake@csw.example.org",
-            subject="Sigurna: referral RF-0A1B2C3D",
-            body=BODY,
-            topic="referral.created",
-            organisation_id=None,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            topic=topic,
+            organisation_id=organisation_id,
+            alert_on_dead=alert_on_dead,
         ),
+    )
+
+
+def test_an_email_reaches_a_real_smtp_server_with_a_stable_message_id(
+    db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork, cipher: FieldCipher
+) -> None:
+    _email(
+        db,
+        clock,
+        "referral:r1:c1",
+        "intake@csw.example.org",
+        subject="Sigurna: referral RF-0A1B2C3D",
     )
     with smtp_server() as box:
         smtp = SmtpEmail(
@@ -138,18 +161,7 @@ def test_an_email_reaches_a_real_smtp_server_with_a_stable_message_id(
 def test_email_without_a_relay_is_dead_at_once_and_says_why(
     db: Session, clock: FrozenClock, settings: Settings, uow: UnitOfWork, cipher: FieldCipher
 ) -> None:
-    service.enqueue(
-        db,
-        now=clock.now(),
-        message=NewMessage(
-            idempotency_key="k",
-            channel=Channel.EMAIL,
-            recipient="a@csw.example.org",
-            body=BODY,
-            topic="t",
-            organisation_id=None,
-        ),
-    )
+    _email(db, clock, "k", "a@csw.example.org", topic="t")
     assert _deliver(uow, clock.now(), SmtpEmail(settings, clock), Channel.EMAIL, cipher) == 0
     row = db.exec(select(OutboxMessage)).one()
     assert (row.state, row.last_error) == (
@@ -285,18 +297,15 @@ def test_an_alert_that_dies_raises_no_further_alert(
 ) -> None:
     organisation = world.organisation()
     world.user(organisation, Role.SUPERVISOR)
-    service.enqueue(
+    _email(
         db,
-        now=clock.now(),
-        message=NewMessage(
-            idempotency_key="alert",
-            channel=Channel.EMAIL,
-            recipient="x@ngo.example.org",
-            body="alert",
-            topic="notifications.dead_letter",
-            organisation_id=organisation.id,
-            alert_on_dead=False,
-        ),
+        clock,
+        "alert",
+        "x@ngo.example.org",
+        organisation_id=organisation.id,
+        topic="notifications.dead_letter",
+        body="alert",
+        alert_on_dead=False,
     )
     _deliver(uow, clock.now(), SmtpEmail(settings, clock), Channel.EMAIL, cipher)
     assert [m.state for m in db.exec(select(OutboxMessage)).all()] == [DeliveryState.DEAD]
@@ -538,18 +547,7 @@ def test_supervisors_see_delivery_status_and_retry_a_dead_letter(
 ) -> None:
     ngo = world.organisation()
     supervisor = world.user(ngo, Role.SUPERVISOR)
-    dead = service.enqueue(
-        db,
-        now=clock.now(),
-        message=NewMessage(
-            idempotency_key="d1",
-            channel=Channel.EMAIL,
-            recipient="intake@csw.example.org",
-            body=BODY,
-            topic="referral.created",
-            organisation_id=ngo.id,
-        ),
-    )
+    dead = _email(db, clock, "d1", "intake@csw.example.org", organisation_id=ngo.id)
     dead.state = DeliveryState.DEAD
     dead.attempts = MAX_ATTEMPTS
     dead.dead_at = clock.now()
