@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     voice_db_threads: Annotated[int, Field(ge=1, le=64)] = 8
     roster_refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     roster_cache_path: Path = Path("var/roster-cache.json")
+    # What the voice webhooks answered without the database, replayed when it is back.
+    voice_journal_path: Path = Path("var/voice-journal.jsonl")
+    voice_journal_replay_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
     caller_retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
     # Periodic work inside the web process (the roster refresh, and with the embedded scheduler
     # the shared jobs too); tests switch it off.

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from core import audit
 from core.audit import Actor
 from core.db import UnitOfWork
+from hotline import replay
 from hotline.models import Call
 from hotline.recordings import RecordingStore
 
@@ -31,6 +32,25 @@ def refresh_roster_safely(app: FastAPI) -> None:
         refresh_roster(app)
     except Exception as exc:  # the last good roster stays in memory and on disk
         log.warning("roster refresh failed", extra={"error_type": type(exc).__name__})
+
+
+def replay_journal(app: FastAPI) -> int:
+    """Record what the voice webhooks answered without the database; returns the calls."""
+    return replay.replay(
+        app.state.voice.journal,
+        app.state.unit_of_work,
+        cipher=app.state.cipher,
+        settings=app.state.settings,
+    )
+
+
+def replay_journal_safely(app: FastAPI) -> None:
+    if not app.state.voice.journal.pending():
+        return
+    try:
+        replay_journal(app)
+    except Exception as exc:  # the database is still away: the journal waits for the next run
+        log.warning("voice journal not replayed yet", extra={"error_type": type(exc).__name__})
 
 
 def purge_caller_data(

@@ -26,14 +26,24 @@ def configure(app: FastAPI) -> None:
 
 
 def schedule_in_process(app: FastAPI, scheduler: Any) -> None:
-    """Keep this process's fallback roster fresh: now, then every minute."""
+    """Keep this process's fallback roster fresh (now, then every minute), and record what was
+    answered without the database (now, at start-up, then every few seconds while any waits)."""
+    jobs.replay_journal_safely(app)
     jobs.refresh_roster_safely(app)
+    settings = app.state.settings
     scheduler.add_job(
         jobs.refresh_roster_safely,
         "interval",
         args=[app],
-        seconds=app.state.settings.roster_refresh_seconds,
+        seconds=settings.roster_refresh_seconds,
         id="hotline.roster",
+    )
+    scheduler.add_job(
+        jobs.replay_journal_safely,
+        "interval",
+        args=[app],
+        seconds=settings.voice_journal_replay_seconds,
+        id="hotline.journal",
     )
 
 

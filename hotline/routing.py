@@ -5,8 +5,11 @@ Nothing here reads the clock or the database; callers pass the instant and the p
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -220,16 +223,86 @@ class Finished:
 Step = DialRung | Voicemail | Finished
 
 
-def first_step(plan: Sequence[Rung]) -> Step:
+def first_step(
+    plan: Sequence[Rung], *, rung_before: Callable[[str], bool] = lambda _: False
+) -> Step:
     """What a new call does first."""
-    return DialRung(0, plan[0]) if plan else Voicemail()
+    return next_step(plan, after_rung=-1, accepted=False, rung_before=rung_before)
 
 
-def next_step(plan: Sequence[Rung], *, after_rung: int, accepted: bool) -> Step:
-    """What follows the end of rung `after_rung`: done if a human accepted, else climb on."""
+def next_step(
+    plan: Sequence[Rung],
+    *,
+    after_rung: int,
+    accepted: bool,
+    rung_before: Callable[[str], bool] = lambda _: False,
+) -> Step:
+    """What follows the end of rung `after_rung` of the call's stored plan: done if a human
+    accepted, else the next rung, without the numbers `rung_before` says this call rang already.
+    The index is the plan's, so the call's record and its action URLs agree."""
     if accepted:
         return Finished()
-    index = after_rung + 1
-    if 0 <= index < len(plan):
-        return DialRung(index, plan[index])
+    start = after_rung + 1
+    if start < 0:
+        return Voicemail()
+    for index in range(start, len(plan)):
+        rung = untried(plan[index], rung_before)
+        if rung is not None:
+            return DialRung(index, rung)
     return Voicemail()
+
+
+def fallback_step(
+    plan: Sequence[Rung], *, after_step: int, accepted: bool, rung_before: Callable[[str], bool]
+) -> Step:
+    """The next step of a call answered from the cached roster.
+
+    The cached ladder may not be the one the call started with (a new shift, a refreshed cache,
+    another process), so the position is not an index into it: the call climbs to the first rung
+    that still has a number it has not rung, and the step is numbered after the last one.
+    """
+    if accepted:
+        return Finished()
+    for rung in plan:
+        left = untried(rung, rung_before)
+        if left is not None:
+            return DialRung(max(after_step, -1) + 1, left)
+    return Voicemail()
+
+
+def untried(rung: Rung, rung_before: Callable[[str], bool]) -> Rung | None:
+    """The rung without the numbers already rung in this call; None if none is left."""
+    kept = [(n, u) for n, u in zip(rung.numbers, rung.user_ids, strict=True) if not rung_before(n)]
+    if not kept:
+        return None
+    if len(kept) == len(rung.numbers):
+        return rung
+    return Rung(rung.kind, tuple(n for n, _ in kept), tuple(u for _, u in kept), rung.timeout)
+
+
+# --- what a call has rung, carried in Twilio's signed action URLs ----------------------------
+
+TAG_LENGTH = 10
+MAX_TAGS = 64
+_TAG = re.compile(rf"[0-9a-f]{{{TAG_LENGTH}}}")
+
+
+def tag_key(secret: str) -> bytes:
+    """The key of the number tags, derived from the service's secret key."""
+    return hashlib.sha256(b"sigurna.hotline.number-tag\x00" + secret.encode()).digest()
+
+
+def number_tag(key: bytes, number: str) -> str:
+    """A short keyed tag of a number: URLs say which numbers were rung without naming them."""
+    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:TAG_LENGTH]
+
+
+def parse_tags(text: str | None) -> frozenset[str]:
+    """The tags of an action URL's `tried` parameter; anything malformed is ignored."""
+    if not text:
+        return frozenset()
+    return frozenset(t for t in text.split(".")[:MAX_TAGS] if _TAG.fullmatch(t))
+
+
+def format_tags(tags: Iterable[str]) -> str:
+    return ".".join(sorted(set(tags)))

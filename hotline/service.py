@@ -236,6 +236,33 @@ def record_calls(session: Session, rows: list[dict[str, Any]]) -> dict[str, list
     return plans
 
 
+def record_unseen_call(
+    session: Session,
+    *,
+    cipher: FieldCipher,
+    hotline: Hotline,
+    call_sid: str,
+    caller_number: str | None,
+    started_at: datetime,
+) -> Call:
+    """The row of a call first heard of after the fact (from the journal or a status or
+    recording callback): a duty call whose rungs, if any, are added as they are learnt."""
+    row = new_call_row(
+        now=started_at,
+        cipher=cipher,
+        hotline_id=hotline.id,
+        mode=CallMode.DUTY,
+        plan=(),
+        call_sid=call_sid,
+        caller_number=caller_number,
+    )
+    record_calls(session, [row])
+    call = call_by_sid(session, call_sid, lock=True)
+    if call is None:  # inserted by us or, first, by someone else: it is there
+        raise LookupError("the call row was not written")
+    return call
+
+
 def plan_of(call: Call) -> tuple[Rung, ...]:
     return tuple(Rung.from_json(r) for r in call.plan)
 
@@ -249,6 +276,26 @@ def rung_started(session: Session, *, now: datetime, call: Call, index: int) -> 
         session.add(
             CallRung(call_id=call.id, index=index, kind=plan_of(call)[index].kind, started_at=now)
         )
+        session.flush()
+
+
+def rung_dialled(session: Session, *, now: datetime, call: Call, index: int, rung: Rung) -> None:
+    """A rung dialled from the cached roster: it becomes step `index` of the call's plan (what
+    the call actually climbed), replacing the stored rungs from there on, and is noted ringing."""
+    plan = list(call.plan)
+    if index >= len(plan) or plan[index] != rung.to_json():
+        call.plan = [*plan[: min(index, len(plan))], rung.to_json()]
+        session.add(call)
+        session.flush()
+    if index < len(call.plan):
+        rung_started(session, now=now, call=call, index=index)
+
+
+def voicemail_offered(session: Session, *, call: Call) -> None:
+    """Nobody accepted and the caller was offered voicemail."""
+    if call.accepted_rung is None and call.status is CallStatus.RINGING:
+        call.status = CallStatus.VOICEMAIL
+        session.add(call)
         session.flush()
 
 
@@ -353,6 +400,17 @@ def update_status(session: Session, *, now: datetime, call: Call, status: str) -
     session.add(call)
     session.flush()
     return ended
+
+
+def status_changed(
+    session: Session, *, now: datetime, settings: Settings, call: Call, status: str
+) -> None:
+    """A status callback: once the call has ended with nobody accepting, one callback task."""
+    ended = update_status(session, now=now, call=call, status=status)
+    if ended and call.accepted_rung is None:
+        hotline = session.get(Hotline, call.hotline_id)
+        if hotline is not None:
+            open_callback_task(session, now=now, settings=settings, call=call, hotline=hotline)
 
 
 def open_callback_task(

@@ -68,10 +68,23 @@ class Leg:
 
 
 def dial(
-    rung: Rung, *, index: int, base_url: str, caller_id: str, language: str, fallback: bool = False
+    rung: Rung,
+    *,
+    index: int,
+    base_url: str,
+    caller_id: str,
+    language: str,
+    tried: str = "",
+    fallback: bool = False,
 ) -> str:
-    """Ring every number of the rung at once; each leg must press 1 to take the call."""
+    """Ring every number of the rung at once; each leg must press 1 to take the call.
+
+    The action URL carries the call's position: the rung, and `tried`, the tags of every number
+    rung so far (this rung's included), so that whatever answers next never rings one again.
+    """
     query: dict[str, object] = {"rung": index, "lang": language}
+    if tried:
+        query["tried"] = tried
     if fallback:
         query["fallback"] = 1
     return _dial_response(

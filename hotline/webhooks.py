@@ -8,22 +8,37 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 import sqlalchemy as sa
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from core.access import Signed
 from core.errors import error_body
-from hotline import service, twiml
+from hotline import replay, service, twiml
 from hotline.call_writer import CallWriter, WriterBusy
+from hotline.journal import Event, VoiceJournal
 from hotline.ladders import Ladder, LadderCache
-from hotline.models import CallStatus
+from hotline.models import Call
 from hotline.roster import RosterCache
-from hotline.routing import DialRung, Rung, Voicemail, first_step, next_step
+from hotline.routing import (
+    DialRung,
+    Rung,
+    Voicemail,
+    fallback_step,
+    first_step,
+    format_tags,
+    next_step,
+    number_tag,
+    parse_tags,
+    tag_key,
+)
 from hotline.service import TERMINAL_STATUSES, plan_of
 from notifications.twilio_requests import signed_form
 
@@ -83,18 +98,27 @@ class Breaker:
 
 
 class VoiceState:
-    """What the voice routes keep in the process: counters and acceptances seen while degraded."""
+    """What the voice routes keep in the process: counters, acceptances seen while degraded, the
+    journal of what was answered without the database, and the key of the number tags."""
 
     def __init__(
-        self, validator: RequestValidator | None, roster: RosterCache, *, threads: int
+        self,
+        validator: RequestValidator | None,
+        roster: RosterCache,
+        journal: VoiceJournal,
+        *,
+        threads: int,
+        tag_key: bytes,
     ) -> None:
         self.validator = validator
         self.roster = roster
+        self.journal = journal
         self.counters: Counter[str] = Counter()
         self._accepted: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self.limiter = anyio.CapacityLimiter(threads)
         self.breaker = Breaker()
+        self._tag_key = tag_key
 
     def count(self, name: str) -> int:
         with self._lock:
@@ -110,6 +134,12 @@ class VoiceState:
     def accepted_rung(self, call_sid: str) -> int | None:
         with self._lock:
             return self._accepted.get(call_sid)
+
+    def tag(self, number: str) -> str:
+        return number_tag(self._tag_key, number)
+
+    def tags(self, numbers: tuple[str, ...]) -> frozenset[str]:
+        return frozenset(self.tag(n) for n in numbers)
 
 
 def _state(app: FastAPI) -> VoiceState:
@@ -204,34 +234,138 @@ def _degraded(request: Request, where: str, exc: BaseException) -> None:
     )
 
 
+# --- the call's position, as the signed action URL carries it --------------------------------
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a call is on its ladder: the rung that just ended and every number rung so far."""
+
+    rung: int
+    tried: frozenset[str]
+    fallback: bool
+
+    @classmethod
+    def of(cls, request: Request) -> Position:
+        return cls(
+            rung=_query_int(request, "rung"),
+            tried=parse_tags(request.query_params.get("tried")),
+            fallback=request.query_params.get("fallback") == "1",
+        )
+
+
+def _journal(request: Request, *events: Event) -> None:
+    """Write what this answer did before it is returned; a journal that cannot be written is
+    logged, never a reason to leave a caller without an answer."""
+    state = _state(request.app)
+    try:
+        state.journal.append(*events)
+    except OSError as exc:
+        count = state.count("journal_not_written")
+        log.critical(
+            "voice journal not written: this call may need recording by hand",
+            extra={"error_type": type(exc).__name__, "count": count},
+        )
+
+
 # --- fallback: no database ---------------------------------------------------------------------
 
 
-def _fallback_step(request: Request, params: dict[str, str], *, after_rung: int | None) -> str:
+def _from_roster(
+    request: Request,
+    params: dict[str, str],
+    *,
+    after: Position | None,
+    dial_status: str | None = None,
+) -> str:
+    """Answer from the cached roster, continuing after `after` (None: a new call), skipping every
+    number the call has rung, and journal what was done."""
     state = _state(request.app)
     settings = request.app.state.settings
-    to = params.get("To", "")
+    now = request.app.state.clock.now()
+    sid, to = params.get("CallSid", ""), params.get("To", "")
+    events: list[Event] = []
+    if after is not None:
+        events.append(
+            replay.rung_ended(sid=sid, to=to, at=now, step=after.rung, dial_status=dial_status)
+        )
+        if params.get("CallStatus") in TERMINAL_STATUSES:
+            _journal(request, *events)
+            return twiml.finished()  # the caller hung up; nothing more will be heard
+    tried = after.tried if after is not None else frozenset()
+    step = fallback_step(
+        state.roster.fallback_plan(to),
+        after_step=after.rung if after is not None else -1,
+        accepted=after is not None and state.accepted_rung(sid) == after.rung,
+        rung_before=lambda number: state.tag(number) in tried,
+    )
     language = _language(request, params)
-    plan = state.roster.fallback_plan(to)
-    if after_rung is None:
-        step = first_step(plan)
-    else:
-        accepted = state.accepted_rung(params.get("CallSid", "")) == after_rung
-        step = next_step(plan, after_rung=after_rung, accepted=accepted)
     base = str(settings.public_base_url)
-    caller_id = to or None
     if isinstance(step, DialRung):
+        events.append(
+            replay.dialled(
+                sid=sid,
+                to=to,
+                at=now,
+                step=step.index,
+                rung=step.rung,
+                cipher=request.app.state.cipher,
+                caller=params.get("From") if after is None else None,
+            )
+        )
+        _journal(request, *events)
         return twiml.dial(
             step.rung,
             index=step.index,
             base_url=base,
-            caller_id=caller_id or step.rung.numbers[0],
+            caller_id=to or step.rung.numbers[0],
             language=language,
+            tried=format_tags(tried | state.tags(step.rung.numbers)),
             fallback=True,
         )
     if isinstance(step, Voicemail):
+        events.append(replay.voicemail_offered(sid=sid, to=to, at=now))
+    _journal(request, *events)
+    if isinstance(step, Voicemail):
         return twiml.voicemail(language, base_url=base)
     return twiml.finished()
+
+
+def _known_call(
+    request: Request, session: Session, params: dict[str, str], *, create: bool
+) -> Call | None:
+    """The call a callback is about, with whatever the journal still holds of it applied first
+    (so an acceptance journalled in a stall is known before a callback task is considered).
+
+    With `create`, a call first heard of now (answered in a stall whose journal is lost, or by
+    Twilio's Fallback URL) gets its row from what the callback says.
+    """
+    app: FastAPI = request.app
+    sid = params.get("CallSid", "")
+    events = _state(app).journal.events_for(sid)
+    call = (
+        replay.apply_events(
+            session, events=events, cipher=app.state.cipher, settings=app.state.settings
+        )
+        if events
+        else None
+    )
+    call = call or service.call_by_sid(session, sid, lock=True)
+    if call is not None or not create or not sid:
+        return call
+    hotline = service.hotline_by_number(session, params.get("To", ""))
+    if hotline is None:
+        return None
+    duration = params.get("CallDuration", "")
+    now = app.state.clock.now()
+    return service.record_unseen_call(
+        session,
+        cipher=app.state.cipher,
+        hotline=hotline,
+        call_sid=sid,
+        caller_number=params.get("From") or None,
+        started_at=now - timedelta(seconds=int(duration) if duration.isdigit() else 0),
+    )
 
 
 # --- the routes ------------------------------------------------------------------------------
@@ -244,6 +378,7 @@ async def voice(request: Request) -> Response:
     if params is None:
         return _forbidden()
     app: FastAPI = request.app
+    state = _state(app)
 
     async def decide() -> str:
         settings = app.state.settings
@@ -259,9 +394,7 @@ async def voice(request: Request) -> Response:
                     )
                     return found
 
-            ladder = await to_thread.run_sync(
-                load, abandon_on_cancel=True, limiter=_state(app).limiter
-            )
+            ladder = await to_thread.run_sync(load, abandon_on_cancel=True, limiter=state.limiter)
         if ladder is None:
             raise UnknownHotline
         row = service.new_call_row(
@@ -283,6 +416,7 @@ async def voice(request: Request) -> Response:
                 base_url=base,
                 caller_id=ladder.twilio_number,
                 language=ladder.language,
+                tried=format_tags(state.tags(step.rung.numbers)),
             )
         # The ladder is empty (nobody on duty, no last resort): the caller can leave a message.
         return twiml.voicemail(ladder.language, base_url=base)
@@ -291,7 +425,7 @@ async def voice(request: Request) -> Response:
         return _xml(await _guarded(request, decide))
     except Exception as exc:
         _degraded(request, "voice", exc)
-        return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=None)))
+        return _xml(_safe(request, lambda: _from_roster(request, params, after=None)))
 
 
 @router.post("/dial-result")
@@ -300,10 +434,17 @@ async def dial_result(request: Request) -> Response:
     params = await _verified(request)
     if params is None:
         return _forbidden()
-    rung = _query_int(request, "rung")
-    if request.query_params.get("fallback") == "1":
-        return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=rung)))
+    position = Position.of(request)
+    dial_status = params.get("DialCallStatus")
+    if position.fallback:  # the call climbs the cached roster to its end
+        return _xml(
+            _safe(
+                request,
+                lambda: _from_roster(request, params, after=position, dial_status=dial_status),
+            )
+        )
     app: FastAPI = request.app
+    state = _state(app)
 
     def work() -> str:
         settings = app.state.settings
@@ -314,12 +455,16 @@ async def dial_result(request: Request) -> Response:
                 raise LookupError("no record of this call")
             hotline = service.hotline_by_number(session, params.get("To", ""))
             language = str(hotline.language) if hotline else _language(request, params)
-            service.rung_ended(
-                session, now=now, call=call, index=rung, dial_status=params.get("DialCallStatus")
-            )
+            rung = position.rung
+            service.rung_ended(session, now=now, call=call, index=rung, dial_status=dial_status)
             if params.get("CallStatus") in TERMINAL_STATUSES:
                 return twiml.finished()  # the caller hung up; nothing more will be heard
-            step = next_step(plan_of(call), after_rung=rung, accepted=call.accepted_rung == rung)
+            step = next_step(
+                plan_of(call),
+                after_rung=rung,
+                accepted=call.accepted_rung == rung,
+                rung_before=lambda number: state.tag(number) in position.tried,
+            )
             base = str(settings.public_base_url)
             if isinstance(step, DialRung):
                 service.rung_started(session, now=now, call=call, index=step.index)
@@ -329,10 +474,10 @@ async def dial_result(request: Request) -> Response:
                     base_url=base,
                     caller_id=params.get("To") or step.rung.numbers[0],
                     language=language,
+                    tried=format_tags(position.tried | state.tags(step.rung.numbers)),
                 )
             if isinstance(step, Voicemail):
-                call.status = CallStatus.VOICEMAIL
-                session.add(call)
+                service.voicemail_offered(session, call=call)
                 return twiml.voicemail(language, base_url=base)
             return twiml.finished()
 
@@ -340,8 +485,13 @@ async def dial_result(request: Request) -> Response:
         return _xml(await _within_budget(request, work))
     except Exception as exc:
         _degraded(request, "dial_result", exc)
-        # Start the cached ladder over: ringing someone twice beats ringing nobody.
-        return _xml(_safe(request, lambda: _fallback_step(request, params, after_rung=None)))
+        # Climb on from the cached roster, past every number this call has rung.
+        return _xml(
+            _safe(
+                request,
+                lambda: _from_roster(request, params, after=position, dial_status=dial_status),
+            )
+        )
 
 
 @router.post("/screen")
@@ -371,17 +521,30 @@ async def screen_result(request: Request) -> Response:
     language = request.query_params.get("lang", "en")
     if params.get("Digits") != "1":
         return _xml(twiml.screen_declined(language))
-    rung = _query_int(request, "rung")
+    position = Position.of(request)
     parent = params.get("ParentCallSid", "")
     app: FastAPI = request.app
-    _state(app).remember_acceptance(parent, rung)
+    _state(app).remember_acceptance(parent, position.rung)
+    # On this leg, To is the counselor's phone and From the hotline (the caller ID we set).
+    event = replay.accepted(
+        sid=parent,
+        to=params.get("From", ""),
+        at=app.state.clock.now(),
+        step=position.rung,
+        number=params.get("To"),
+    )
+    if position.fallback:  # the call's rungs are in the journal: so is its acceptance
+        _journal(request, event)
+        return _xml(twiml.screen_accepted())
 
     def work() -> str:
         now = app.state.clock.now()
         with app.state.unit_of_work() as session:
             call = service.call_by_sid(session, parent, lock=True)
             if call is not None:
-                service.accept(session, now=now, call=call, index=rung, number=params.get("To"))
+                service.accept(
+                    session, now=now, call=call, index=position.rung, number=params.get("To")
+                )
         return twiml.screen_accepted()
 
     # A human said yes: bridge whatever happens to the bookkeeping.
@@ -389,6 +552,7 @@ async def screen_result(request: Request) -> Response:
         await _within_budget(request, work)
     except Exception as exc:
         _degraded(request, "screen_result", exc)
+        _journal(request, event)
     return _xml(twiml.screen_accepted())
 
 
@@ -399,20 +563,21 @@ async def voicemail(request: Request) -> Response:
     if params is None:
         return _forbidden()
     app: FastAPI = request.app
+    seconds_text = params.get("RecordingDuration", "")
+    seconds = int(seconds_text) if seconds_text.isdigit() else None
 
     def work() -> str:
         with app.state.unit_of_work() as session:
-            call = service.call_by_sid(session, params.get("CallSid", ""), lock=True)
+            call = _known_call(request, session, params, create=True)
             hotline = service.hotline_by_number(session, params.get("To", ""))
             if call is not None:
-                seconds = params.get("RecordingDuration", "")
                 service.record_voicemail(
                     session,
                     call=call,
                     cipher=app.state.cipher,
                     recording_sid=params.get("RecordingSid"),
                     recording_url=params.get("RecordingUrl"),
-                    seconds=int(seconds) if seconds.isdigit() else None,
+                    seconds=seconds,
                 )
             return twiml.voicemail_done(str(hotline.language) if hotline else "en")
 
@@ -420,38 +585,57 @@ async def voicemail(request: Request) -> Response:
         return _xml(await _within_budget(request, work))
     except Exception as exc:
         _degraded(request, "voicemail", exc)
+        _journal(
+            request,
+            replay.recording(
+                sid=params.get("CallSid", ""),
+                to=params.get("To", ""),
+                at=app.state.clock.now(),
+                cipher=app.state.cipher,
+                recording_sid=params.get("RecordingSid"),
+                recording_url=params.get("RecordingUrl"),
+                seconds=seconds,
+            ),
+        )
         return _xml(twiml.voicemail_done(_language(request, params)))
 
 
 @router.post("/status")
 async def status(request: Request) -> Response:
-    """Call status callbacks: late or repeated ones never move a call backwards."""
+    """Call status callbacks: late or repeated ones never move a call backwards; a call that
+    ended with nobody accepting gets its callback task (and one is made for a call first heard
+    of here)."""
     params = await _verified(request)
     if params is None:
         return _forbidden()
     app: FastAPI = request.app
+    call_status = params.get("CallStatus", "")
+    ended = call_status in TERMINAL_STATUSES
 
     def work() -> str:
         now = app.state.clock.now()
         with app.state.unit_of_work() as session:
-            call = service.call_by_sid(session, params.get("CallSid", ""), lock=True)
-            if call is None:
-                return twiml.finished()
-            ended = service.update_status(
-                session, now=now, call=call, status=params.get("CallStatus", "")
-            )
-            if ended and call.accepted_rung is None:
-                hotline = service.hotline_by_number(session, params.get("To", ""))
-                if hotline is not None:
-                    service.open_callback_task(
-                        session, now=now, settings=app.state.settings, call=call, hotline=hotline
-                    )
+            call = _known_call(request, session, params, create=ended)
+            if call is not None:
+                service.status_changed(
+                    session, now=now, settings=app.state.settings, call=call, status=call_status
+                )
         return twiml.finished()
 
     try:
         return _xml(await _within_budget(request, work))
     except Exception as exc:
         _degraded(request, "status", exc)
+        if ended:
+            _journal(
+                request,
+                replay.status(
+                    sid=params.get("CallSid", ""),
+                    to=params.get("To", ""),
+                    at=app.state.clock.now(),
+                    call_status=call_status,
+                ),
+            )
         return _xml(twiml.finished())
 
 
@@ -467,6 +651,14 @@ def _safe(request: Request, render: Callable[[], str]) -> str:
 
 def install(app: FastAPI, *, validator: RequestValidator | None, roster: RosterCache) -> None:
     """Give the app the state the voice routes need."""
-    app.state.voice = VoiceState(validator, roster, threads=app.state.settings.voice_db_threads)
+    settings = app.state.settings
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    app.state.voice = VoiceState(
+        validator,
+        roster,
+        VoiceJournal(settings.voice_journal_path),
+        threads=settings.voice_db_threads,
+        tag_key=tag_key(secret),
+    )
     app.state.ladders = LadderCache()
     app.state.call_writer = CallWriter(lambda: app.state.unit_of_work())

@@ -86,6 +86,10 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "roster_cache_path": os.path.join(
             tempfile.gettempdir(), f"sigurna-roster-{os.getpid()}.json"
         ),
+        # A journal per app: what one test answered in a stall is never replayed in another.
+        "voice_journal_path": os.path.join(
+            tempfile.gettempdir(), f"sigurna-journal-{os.getpid()}-{uuid.uuid4().hex}.jsonl"
+        ),
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -203,8 +207,13 @@ def uow(db: Session) -> UnitOfWork:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine, uow: UnitOfWork, clock: FrozenClock) -> FastAPI:
-    app = create_app(settings, engine=engine, clock=clock)
+def app(
+    settings: Settings, engine: Engine, uow: UnitOfWork, clock: FrozenClock, tmp_path: Path
+) -> FastAPI:
+    journal = tmp_path / "voice-journal.jsonl"
+    app = create_app(
+        settings.model_copy(update={"voice_journal_path": journal}), engine=engine, clock=clock
+    )
     app.state.unit_of_work = uow
     return app
 

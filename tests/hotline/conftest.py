@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -13,7 +15,8 @@ from twilio.request_validator import RequestValidator
 
 from core.models import Organisation, Role, User
 from hotline.models import DutyPhone, Hotline, Shift
-from tests.conftest import TWILIO_AUTH_TOKEN, World
+from hotline.routing import format_tags, number_tag, tag_key
+from tests.conftest import TEST_SECRET, TWILIO_AUTH_TOKEN, World
 
 BASE = "https://sigurna.example.org"
 HOTLINE_NUMBER = "+442079460100"
@@ -129,3 +132,23 @@ def call_params(call_sid: str = "CA" + "1" * 32, **extra: str) -> dict[str, str]
     }
     params.update(extra)
     return params
+
+
+TAG_KEY = tag_key(TEST_SECRET)
+
+
+def tags(*numbers: str) -> str:
+    """An action URL's `tried` parameter for these numbers."""
+    return format_tags(number_tag(TAG_KEY, n) for n in numbers)
+
+
+def action_query(xml: str) -> str:
+    """The query of a TwiML answer's <Dial action>, as Twilio would call it back."""
+    found = re.search(r'<Dial action="[^"?]+\?([^"]*)"', xml)
+    if found is None:
+        raise AssertionError("no <Dial action> in the answer")
+    return html.unescape(found.group(1))
+
+
+def dialled(xml: str) -> list[str]:
+    return re.findall(r"<Number[^>]*>([^<]+)</Number>", xml)

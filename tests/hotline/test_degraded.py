@@ -26,7 +26,9 @@ from tests.hotline.conftest import (
     PRIMARY_PHONE,
     SUPERVISOR_PHONE,
     Line,
+    action_query,
     call_params,
+    tags,
     twilio,
 )
 
@@ -71,15 +73,19 @@ def test_database_down_the_cached_roster_is_climbed_to_the_end(
         assert _dials(first.text) == [PRIMARY_PHONE]
         assert "fallback=1" in first.text
         dialled = [_dials(first.text)]
+        answer = first.text
         for rung in range(4):
+            query = action_query(answer)
+            assert query == f"rung={rung}&lang=cnr&tried={tags(*sum(dialled, []))}&fallback=1"
             response = twilio(
                 client,
                 "/hotline/voice/dial-result",
                 call_params(DialCallStatus="no-answer", CallStatus="in-progress"),
-                query=f"rung={rung}&lang=cnr&fallback=1",
+                query=query,
             )
             assert response.status_code == 200
-            dialled.append(_dials(response.text))
+            answer = response.text
+            dialled.append(_dials(answer))
         assert dialled == [
             [PRIMARY_PHONE],
             [BACKUP_PHONE],

@@ -22,6 +22,7 @@ from tests.hotline.conftest import (
     SUPERVISOR_PHONE,
     Line,
     call_params,
+    tags,
     twilio,
 )
 
@@ -31,8 +32,11 @@ SID = "CA" + "1" * 32
 EVENING = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 
 
-def dial_xml(rung: int, numbers: list[str], timeout: int, *, fallback: bool = False) -> str:
-    query = f"rung={rung}&amp;lang=cnr" + ("&amp;fallback=1" if fallback else "")
+def dial_xml(
+    rung: int, numbers: list[str], timeout: int, *, before: tuple[str, ...] = ()
+) -> str:
+    """The <Dial> of a rung; its URLs carry the tags of every number rung so far."""
+    query = f"rung={rung}&amp;lang=cnr&amp;tried={tags(*before, *numbers)}"
     legs = "".join(
         f'<Number method="POST" url="https://sigurna.example.org/hotline/voice/screen?{query}">'
         f"{n}</Number>"
