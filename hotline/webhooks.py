@@ -450,12 +450,14 @@ async def dial_result(request: Request) -> Response:
         settings = app.state.settings
         now = app.state.clock.now()
         with app.state.unit_of_work() as session:
-            call = service.call_by_sid(session, params.get("CallSid", ""), lock=True)
+            call = _known_call(request, session, params, create=False)
             if call is None:
                 raise LookupError("no record of this call")
             hotline = service.hotline_by_number(session, params.get("To", ""))
             language = str(hotline.language) if hotline else _language(request, params)
             rung = position.rung
+            if state.accepted_rung(call.call_sid) == rung:  # pressed 1 while the database was away
+                service.accept(session, now=now, call=call, index=rung, number=None)
             service.rung_ended(session, now=now, call=call, index=rung, dial_status=dial_status)
             if params.get("CallStatus") in TERMINAL_STATUSES:
                 return twiml.finished()  # the caller hung up; nothing more will be heard

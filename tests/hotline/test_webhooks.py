@@ -32,9 +32,7 @@ SID = "CA" + "1" * 32
 EVENING = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 
 
-def dial_xml(
-    rung: int, numbers: list[str], timeout: int, *, before: tuple[str, ...] = ()
-) -> str:
+def dial_xml(rung: int, numbers: list[str], timeout: int, *, before: tuple[str, ...] = ()) -> str:
     """The <Dial> of a rung; its URLs carry the tags of every number rung so far."""
     query = f"rung={rung}&amp;lang=cnr&amp;tried={tags(*before, *numbers)}"
     legs = "".join(
