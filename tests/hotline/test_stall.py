@@ -127,7 +127,8 @@ def test_a_stall_as_the_backup_rings_out_climbs_on_to_the_supervisors(
     assert outcome.answers[2] == dial_xml(
         2, SUPERVISOR_PHONE, 25, tags(PRIMARY_PHONE, BACKUP_PHONE, SUPERVISOR_PHONE), fallback=True
     )
-    assert outcome.voicemail and outcome.accepted_by is None
+    assert outcome.voicemail
+    assert outcome.accepted_by is None
     # The status callback found the database back: it applied the journal, then the status.
     call = _calls(db, "CA" + "1" * 32)[0]
     assert _rungs(db, call) == [
@@ -136,7 +137,8 @@ def test_a_stall_as_the_backup_rings_out_climbs_on_to_the_supervisors(
         (2, "supervisors", "no-answer"),
         (3, "last_resort", "no-answer"),
     ]
-    assert call.status is CallStatus.ENDED and call.recording_seconds == 31
+    assert call.status is CallStatus.ENDED
+    assert call.recording_seconds == 31
     assert (
         reveal_recording(app.state.cipher, call)
         == "https://api.twilio.com/recordings/RE" + "1" * 32
@@ -146,7 +148,8 @@ def test_a_stall_as_the_backup_rings_out_climbs_on_to_the_supervisors(
     # The scheduled replay finds the same events: nothing is written twice.
     jobs.replay_journal(app)
     assert not app.state.voice.journal.pending()
-    assert len(_calls(db, "CA" + "1" * 32)) == 1 and len(_tasks(db, call)) == 1
+    assert len(_calls(db, "CA" + "1" * 32)) == 1
+    assert len(_tasks(db, call)) == 1
     assert len(_missed_call_texts(db, task)) == 2
 
 
@@ -167,8 +170,10 @@ def test_a_call_missed_entirely_in_a_stall_is_recorded_once_the_database_is_back
     jobs.replay_journal_safely(app)
     (call,) = _calls(db, sid)
     assert reveal_caller(app.state.cipher, call) == CALLER
-    assert call.started_at == EVENING and call.status is CallStatus.ENDED
-    assert call.twilio_status == "completed" and call.recording_sid == "RE" + "2" * 32
+    assert call.started_at == EVENING
+    assert call.status is CallStatus.ENDED
+    assert call.twilio_status == "completed"
+    assert call.recording_sid == "RE" + "2" * 32
     assert _rungs(db, call) == [
         (0, "primary", "no-answer"),
         (1, "backup", "no-answer"),
@@ -185,7 +190,8 @@ def test_a_call_missed_entirely_in_a_stall_is_recorded_once_the_database_is_back
         "/hotline/voice/status",
         {"CallSid": sid, "To": HOTLINE_NUMBER, "CallStatus": "completed"},
     )
-    assert len(_tasks(db, call)) == 1 and len(_missed_call_texts(db, task)) == 2
+    assert len(_tasks(db, call)) == 1
+    assert len(_missed_call_texts(db, task)) == 2
 
 
 def test_an_acceptance_journalled_in_a_stall_is_known_before_the_status_callback(
@@ -201,7 +207,8 @@ def test_an_acceptance_journalled_in_a_stall_is_known_before_the_status_callback
     outcome = _call(post, sid, backup_accepts)
     assert outcome.accepted_by == BACKUP_PHONE
     (call,) = _calls(db, sid)
-    assert call.accepted_by_user_id == line.backup.id and call.accepted_rung == 1
+    assert call.accepted_by_user_id == line.backup.id
+    assert call.accepted_rung == 1
     assert _tasks(db, call) == []
     assert db.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
 
@@ -220,7 +227,8 @@ def test_a_press_of_1_in_a_stall_ends_the_ladder_when_the_database_is_back(
     assert outcome.accepted_by == PRIMARY_PHONE
     assert outcome.answers[3] == f"{XML}<Response />"
     (call,) = _calls(db, sid)
-    assert call.accepted_rung == 0 and call.accepted_by_user_id == line.primary.id
+    assert call.accepted_rung == 0
+    assert call.accepted_by_user_id == line.primary.id
     assert _rungs(db, call) == [(0, "primary", "completed")]
     assert _tasks(db, call) == []
 
@@ -265,7 +273,7 @@ answers = st.builds(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    phones=st.fixed_dictionaries({n: answers for n in PEOPLE}),
+    phones=st.fixed_dictionaries(dict.fromkeys(PEOPLE, answers)),
     stalls=st.lists(st.booleans(), min_size=16, max_size=16),
 )
 def test_whatever_stalls_no_number_is_rung_twice_and_no_missed_call_is_lost(
