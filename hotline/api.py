@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from sqlmodel import Session, SQLModel
@@ -18,7 +20,7 @@ from core.clock import ensure_utc
 from core.deps import ClockDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import Conflict, Unauthenticated, error_body
 from core.models import Role, User
-from hotline import admin
+from hotline import admin, jobs
 from hotline.models import (
     ClosureCreate,
     ClosurePublic,
@@ -53,7 +55,15 @@ DutyStaff = Annotated[Principal, allow(DUTY_STAFF)]
 
 DEFAULT_SHIFT_LISTING = timedelta(days=14)
 
-router = APIRouter(tags=["hotline"])
+async def _roster_follows_changes(request: Request) -> AsyncIterator[None]:
+    """After a change to a hotline, its closures, its rota or a duty phone has been committed,
+    the cached roster (what calls ring when the database fails) is rebuilt at once."""
+    yield
+    if request.method not in {"GET", "HEAD", "OPTIONS"}:
+        await to_thread.run_sync(jobs.roster_changed, request.app)
+
+
+router = APIRouter(tags=["hotline"], dependencies=[Depends(_roster_follows_changes)])
 
 HOTLINE = "/organisations/{org_id}/hotlines/{hotline_id}"
 

@@ -34,6 +34,13 @@ def refresh_roster_safely(app: FastAPI) -> None:
         log.warning("roster refresh failed", extra={"error_type": type(exc).__name__})
 
 
+def roster_changed(app: FastAPI) -> None:
+    """A hotline, closure, shift, override or duty phone changed: new calls and the fallback
+    roster follow at once, not on the next timer."""
+    app.state.ladders.clear()
+    refresh_roster_safely(app)
+
+
 def replay_journal(app: FastAPI) -> int:
     """Record what the voice webhooks answered without the database; returns the calls."""
     return replay.replay(

@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,10 @@ from sqlmodel import Session
 
 from core.app import create_app
 from core.clock import FrozenClock
+from core.models import Role
 from hotline import jobs
 from hotline.webhooks import Breaker
-from tests.conftest import make_settings
+from tests.conftest import World, act_as, make_settings
 from tests.hotline.conftest import (
     BACKUP_PHONE,
     HOTLINE_NUMBER,
@@ -243,3 +244,39 @@ def test_a_failing_database_is_not_waited_for_again_and_again(
         ]
     assert all(_dials(a.text) == [PRIMARY_PHONE] for a in answers)
     assert len(attempts) == 3  # then answered from the roster without trying
+
+
+def test_a_new_line_and_its_first_shift_are_in_the_fallback_roster_at_once(
+    app: FastAPI, client: TestClient, line: Line, world: World, clock: FrozenClock
+) -> None:
+    clock.set(EVENING)
+    number = "+442079460177"
+    roster = app.state.voice.roster
+    jobs.refresh_roster(app)
+    assert [r.numbers for r in roster.fallback_plan(number)] == []
+    admin = world.user(line.organisation, Role.ADMIN)
+    base = f"/organisations/{line.organisation.id}/hotlines"
+    created = act_as(client, world.login_cookie(admin)).post(
+        base,
+        json={"name": "Second line", "twilio_number": number, "last_resort_number": LAST_RESORT},
+    )
+    assert created.status_code == 201, created.text
+    # No timer has run: the change itself rebuilt the roster.
+    assert [r.numbers for r in roster.fallback_plan(number)] == [
+        (SUPERVISOR_PHONE,),
+        (LAST_RESORT,),
+    ]
+    shift = act_as(client, world.login_cookie(line.supervisor)).post(
+        f"{base}/{created.json()['id']}/shifts",
+        json={
+            "starts_at": (EVENING - timedelta(hours=1)).isoformat(),
+            "ends_at": (EVENING + timedelta(hours=8)).isoformat(),
+            "primary_user_id": str(line.backup.id),
+        },
+    )
+    assert shift.status_code == 201, shift.text
+    assert [r.numbers for r in roster.fallback_plan(number)] == [
+        (BACKUP_PHONE,),
+        (SUPERVISOR_PHONE,),
+        (LAST_RESORT,),
+    ]
