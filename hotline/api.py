@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -11,7 +11,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col, select
 
 from core import users
 from core.access import Policy, Scope, Signed, allow
@@ -55,6 +55,7 @@ DutyStaff = Annotated[Principal, allow(DUTY_STAFF)]
 
 DEFAULT_SHIFT_LISTING = timedelta(days=14)
 
+
 async def _roster_follows_changes(request: Request) -> AsyncIterator[None]:
     """After a change to a hotline, its closures, its rota or a duty phone has been committed,
     the cached roster (what calls ring when the database fails) is rebuilt at once."""
@@ -77,6 +78,7 @@ class OverridePublic(SQLModel):
     user_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime
+    user_name: str
     kind: OverrideKind
     swap_group: uuid.UUID | None
     reason: str
@@ -88,7 +90,9 @@ class ShiftPublic(SQLModel):
     starts_at: datetime
     ends_at: datetime
     primary_user_id: uuid.UUID
+    primary_name: str
     backup_user_id: uuid.UUID | None
+    backup_name: str | None
     overrides: list[OverridePublic]
 
 
@@ -117,20 +121,43 @@ class FeedUrl(SQLModel):
     url: str
 
 
-def _shift_public(shift: Shift, overrides: list[ShiftOverride]) -> ShiftPublic:
-    return ShiftPublic(
-        id=shift.id,
-        hotline_id=shift.hotline_id,
-        starts_at=shift.starts_at,
-        ends_at=shift.ends_at,
-        primary_user_id=shift.primary_user_id,
-        backup_user_id=shift.backup_user_id,
-        overrides=[
-            OverridePublic.model_validate(o, from_attributes=True)
-            for o in overrides
-            if o.shift_id == shift.id
-        ],
+def _names(session: Session, user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """Display names of the organisation's people (readers of the rota may see colleagues')."""
+    wanted = {u for u in user_ids if u is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(User.id, User.display_name).where(col(User.id).in_(wanted))).all()
+    return dict(rows)
+
+
+def _override_public(override: ShiftOverride, names: dict[uuid.UUID, str]) -> OverridePublic:
+    return OverridePublic.model_validate(
+        override, from_attributes=True, update={"user_name": names.get(override.user_id, "")}
     )
+
+
+def _shifts_public(
+    session: Session, shifts: list[Shift], overrides: list[ShiftOverride]
+) -> list[ShiftPublic]:
+    names = _names(
+        session,
+        [u for s in shifts for u in (s.primary_user_id, s.backup_user_id)]
+        + [o.user_id for o in overrides],
+    )
+    return [
+        ShiftPublic(
+            id=shift.id,
+            hotline_id=shift.hotline_id,
+            starts_at=shift.starts_at,
+            ends_at=shift.ends_at,
+            primary_user_id=shift.primary_user_id,
+            primary_name=names.get(shift.primary_user_id, ""),
+            backup_user_id=shift.backup_user_id,
+            backup_name=names.get(shift.backup_user_id) if shift.backup_user_id else None,
+            overrides=[_override_public(o, names) for o in overrides if o.shift_id == shift.id],
+        )
+        for shift in shifts
+    ]
 
 
 def _user_id(principal: Principal) -> uuid.UUID:
@@ -327,7 +354,10 @@ def verify_duty_phone_route(
         return JSONResponse(error_body("invalid_input", message), status_code=422)
     phones = admin.list_duty_phones(session, organisation_id=org_id)
     phone = next(p for p in phones if p.user_id == user_id)
-    return DutyPhonePublic(user_id=user_id, number=phone.number, verified=True)
+    names = _names(session, [user_id])
+    return DutyPhonePublic(
+        user_id=user_id, display_name=names.get(user_id, ""), number=phone.number, verified=True
+    )
 
 
 @router.get("/organisations/{org_id}/duty-phones")
@@ -335,9 +365,16 @@ def list_duty_phones_route(
     org_id: uuid.UUID, _: Oversight, session: SessionDep
 ) -> list[DutyPhonePublic]:
     """Every duty mobile of the organisation and whether it is confirmed."""
+    phones = admin.list_duty_phones(session, organisation_id=org_id)
+    names = _names(session, [p.user_id for p in phones])
     return [
-        DutyPhonePublic(user_id=p.user_id, number=p.number, verified=p.verified_at is not None)
-        for p in admin.list_duty_phones(session, organisation_id=org_id)
+        DutyPhonePublic(
+            user_id=p.user_id,
+            display_name=names.get(p.user_id, ""),
+            number=p.number,
+            verified=p.verified_at is not None,
+        )
+        for p in phones
     ]
 
 
@@ -361,7 +398,7 @@ def list_shifts_route(
         session, hotline=hotline, start=begin, until=until or begin + DEFAULT_SHIFT_LISTING
     )
     overrides = admin.overrides_of(session, [s.id for s in shifts])
-    return [_shift_public(s, overrides) for s in shifts]
+    return _shifts_public(session, shifts, overrides)
 
 
 @router.post(HOTLINE + "/shifts", status_code=201)
@@ -383,7 +420,7 @@ def create_shift_route(
         created_by=principal.user_id,
         actor=principal.actor(request_id),
     )
-    return _shift_public(shift, [])
+    return _shifts_public(session, [shift], [])[0]
 
 
 @router.delete(HOTLINE + "/shifts/{shift_id}", status_code=204)
@@ -427,7 +464,7 @@ def add_override_route(
         made_by=principal.user_id,
         actor=principal.actor(request_id),
     )
-    return OverridePublic.model_validate(override, from_attributes=True)
+    return _override_public(override, _names(session, [override.user_id]))
 
 
 @router.post(HOTLINE + "/shifts/{shift_id}/swap", status_code=201)
@@ -451,7 +488,8 @@ def swap_route(
         made_by=principal.user_id,
         actor=principal.actor(request_id),
     )
-    return [OverridePublic.model_validate(r, from_attributes=True) for r in rows]
+    names = _names(session, [r.user_id for r in rows])
+    return [_override_public(r, names) for r in rows]
 
 
 def _person(session: Session, user_id: uuid.UUID | None) -> DutyPerson | None:

@@ -311,6 +311,7 @@ class DutyPhoneVerify(SQLModel):
 
 class DutyPhonePublic(SQLModel):
     user_id: uuid.UUID
+    display_name: str
     number: str
     verified: bool
 

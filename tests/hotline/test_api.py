@@ -445,7 +445,12 @@ def test_a_counselor_sets_and_verifies_a_duty_phone(
 
     listing = login(client, world, staff.supervisor).get(f"{base(staff)}/duty-phones")
     assert listing.json() == [
-        {"user_id": str(staff.ana.id), "number": ANA_MOBILE, "verified": False}
+        {
+            "user_id": str(staff.ana.id),
+            "display_name": "Ana Counselor",
+            "number": ANA_MOBILE,
+            "verified": False,
+        }
     ]
 
     login(client, world, staff.ana)
@@ -458,7 +463,12 @@ def test_a_counselor_sets_and_verifies_a_duty_phone(
 
     right = client.post(f"{base(staff)}/duty-phones/me/verify", json={"code": code})
     assert right.status_code == 200, right.text
-    assert right.json() == {"user_id": str(staff.ana.id), "number": ANA_MOBILE, "verified": True}
+    assert right.json() == {
+        "user_id": str(staff.ana.id),
+        "display_name": "Ana Counselor",
+        "number": ANA_MOBILE,
+        "verified": True,
+    }
     db.refresh(phone)
     assert phone.verified_at == clock.now()
     assert phone.code_hash is None
@@ -579,7 +589,9 @@ def test_shifts_are_created_listed_and_deleted(
         "starts_at": iso(start),
         "ends_at": iso(end),
         "primary_user_id": str(staff.ana.id),
+        "primary_name": "Ana Counselor",
         "backup_user_id": str(staff.supervisor.id),
+        "backup_name": "Sanja Supervisor",
         "overrides": [],
     }
     assert iso(start) == "2026-03-02T15:00:00Z"
@@ -724,6 +736,7 @@ def test_a_cover_override_holds_its_position_exactly_for_its_interval(
         "id": response.json()["id"],
         "position": "primary",
         "user_id": str(staff.vesna.id),
+        "user_name": "Vesna Counselor",
         "starts_at": "2026-03-02T19:00:00Z",
         "ends_at": "2026-03-02T21:00:00Z",
         "kind": "cover",
