@@ -17,7 +17,10 @@ def to_e164(raw: str, *, region: str | None = None, mobile_only: bool = False) -
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
-        raise ValueError("must be a mobile number")
+        raise ValueError(
+            "must be a mobile number (for trials use the fictional mobile range"
+            " +61 491 570 000 to +61 491 570 999)"
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -20,7 +20,7 @@ from core.clock import ensure_utc
 from core.deps import ClockDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import Conflict, Unauthenticated, error_body
 from core.models import Role, User
-from hotline import admin, jobs
+from hotline import admin, jobs, service
 from hotline.models import (
     ClosureCreate,
     ClosurePublic,
@@ -325,7 +325,7 @@ def set_duty_phone_route(
         sender=sms_from,
         body=f"Sigurna: your duty phone code is {code}. It expires in 10 minutes.",
         idempotency_key=f"duty-phone-code:{uuid.uuid4()}",
-        topic="hotline.duty_phone_code",
+        topic=service.DUTY_PHONE_CODE_TOPIC,
     )
     return VerificationSent(verification="sent")
 

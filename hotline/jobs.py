@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from core import audit
 from core.audit import Actor
 from core.db import UnitOfWork
-from hotline import replay
+from hotline import replay, service
 from hotline.models import Call
 from hotline.recordings import RecordingStore
 
@@ -39,6 +39,19 @@ def roster_changed(app: FastAPI) -> None:
     roster follow at once, not on the next timer."""
     app.state.ladders.clear()
     refresh_roster_safely(app)
+
+
+def check_status_callbacks(app: FastAPI) -> None:
+    """At start-up: warn when calls are answered but Twilio's status callbacks never arrive
+    (without them a missed call gets no callback task)."""
+    try:
+        with app.state.unit_of_work() as session:
+            problem = service.status_callback_problem(session, now=app.state.clock.now())
+    except Exception as exc:
+        log.warning("status callback check failed", extra={"error_type": type(exc).__name__})
+        return
+    if problem is not None:
+        log.warning("hotline: " + problem)
 
 
 def replay_journal(app: FastAPI) -> int:

@@ -30,6 +30,7 @@ def schedule_in_process(app: FastAPI, scheduler: Any) -> None:
     answered without the database (now, at start-up, then every few seconds while any waits)."""
     jobs.replay_journal_safely(app)
     jobs.refresh_roster_safely(app)
+    jobs.check_status_callbacks(app)
     settings = app.state.settings
     scheduler.add_job(
         jobs.refresh_roster_safely,

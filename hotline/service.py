@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import date, datetime, timedelta
@@ -11,8 +12,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, func, select
 
+from core.clock import ensure_utc
 from core.config import Settings
 from core.crypto import FieldCipher, Sealed
 from core.models import Role, User, UserRole
@@ -29,11 +31,13 @@ from hotline.models import (
 )
 from hotline.rota import on_duty
 from hotline.routing import Calendar, Person, Rung, Timeouts, office_is_open, plan_ladder
+from notifications.models import OutboxMessage
 from notifications.service import enqueue_sms
 
 CALLER_CONTEXT = "hotline_call.caller"
 RECORDING_CONTEXT = "hotline_call.recording"
 CALLBACK_DUE = timedelta(minutes=15)
+DUTY_PHONE_CODE_TOPIC = "hotline.duty_phone_code"
 CALL_TABLE = SQLModel.metadata.tables[Call.__tablename__]
 _CALL_COLUMNS = (
     "id",
@@ -478,3 +482,47 @@ def reveal_caller(cipher: FieldCipher, call: Call) -> str | None:
     if call.caller_sealed is None or call.caller_key_id is None:
         return None
     return cipher.open(Sealed(call.caller_key_id, call.caller_sealed), context=CALLER_CONTEXT)
+
+
+def pending_duty_phone_code(session: Session, *, email: str) -> str | None:
+    """The code in the latest duty-phone text to this account's phone, if still pending (for
+    development without Twilio: the text is never delivered)."""
+    phone = session.exec(
+        select(DutyPhone)
+        .join(User, col(User.id) == DutyPhone.user_id)
+        .where(func.lower(User.email) == email, col(DutyPhone.code_hash).is_not(None))
+    ).first()
+    if phone is None:
+        return None
+    body = session.exec(
+        select(OutboxMessage.body)
+        .where(
+            OutboxMessage.topic == DUTY_PHONE_CODE_TOPIC, OutboxMessage.recipient == phone.number
+        )
+        .order_by(col(OutboxMessage.created_at).desc())
+    ).first()
+    found = re.search(r"\b(\d{6})\b", body or "")
+    return found.group(1) if found else None
+
+
+STATUS_CALLBACK_GRACE = timedelta(minutes=10)
+
+
+def status_callback_problem(session: Session, *, now: datetime) -> str | None:
+    """Why missed calls may go without a callback task: calls are answered, but no status
+    callback has arrived for any call since (the number's Status Callback URL is not set)."""
+    last_call = session.exec(
+        select(func.max(Call.started_at)).where(col(Call.started_at) < now - STATUS_CALLBACK_GRACE)
+    ).one()
+    if last_call is None:
+        return None
+    last_reported = session.exec(
+        select(func.max(Call.started_at)).where(col(Call.twilio_status).is_not(None))
+    ).one()
+    if last_reported is not None and ensure_utc(last_reported) >= ensure_utc(last_call):
+        return None
+    return (
+        "calls were answered but no status callback arrived for the latest of them: set the"
+        " number's Status Callback URL to /hotline/voice/status, or missed calls get no"
+        " callback task"
+    )

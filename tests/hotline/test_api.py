@@ -543,7 +543,10 @@ def test_refused_duty_phones_change_nothing(
     login(client, world, staff.ana)
     landline = client.put(url, json={"number": "+442079460101"})
     assert landline.status_code == 422
-    assert landline.json()["message"] == "number: must be a mobile number"
+    assert landline.json()["message"] == (
+        "number: must be a mobile number (for trials use the fictional mobile range"
+        " +61 491 570 000 to +61 491 570 999)"
+    )
     assert client.put(url, json={"number": ANA_MOBILE, "verified": True}).status_code == 422
     assert client.post(url + "/verify", json={"code": "12345"}).status_code == 422
     # Admins configure; they do not stand duty.

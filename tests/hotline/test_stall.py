@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from core.clock import FrozenClock
 from hotline import jobs
 from hotline.models import Call, CallbackTask, CallRung, CallStatus
-from hotline.service import reveal_caller, reveal_recording
+from hotline.service import reveal_caller, reveal_recording, status_callback_problem
 from hotline.webhooks import Breaker
 from notifications.models import OutboxMessage
 from tests.hotline.conftest import (
@@ -305,3 +305,25 @@ def test_whatever_stalls_no_number_is_rung_twice_and_no_missed_call_is_lost(
         assert call.accepted_rung is None
         assert len(tasks) == 1
         assert _missed_call_texts(db, tasks[0]) == sorted([PRIMARY_PHONE, BACKUP_PHONE])
+
+
+def test_calls_without_any_status_callback_are_reported(
+    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+) -> None:
+    clock.set(EVENING)
+    twilio(
+        client, "/hotline/voice", {"CallSid": "CA" + "7" * 32, "From": CALLER, "To": HOTLINE_NUMBER}
+    )
+    assert status_callback_problem(db, now=clock.now()) is None  # too recent to tell
+    clock.advance(timedelta(minutes=11))
+    assert status_callback_problem(db, now=clock.now()) == (
+        "calls were answered but no status callback arrived for the latest of them: set the"
+        " number's Status Callback URL to /hotline/voice/status, or missed calls get no"
+        " callback task"
+    )
+    twilio(
+        client,
+        "/hotline/voice/status",
+        {"CallSid": "CA" + "7" * 32, "To": HOTLINE_NUMBER, "CallStatus": "completed"},
+    )
+    assert status_callback_problem(db, now=clock.now()) is None
