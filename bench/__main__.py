@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench.core_auth", "bench.hotline_voice", "bench.shelters", "bench.referrals")
+BENCHMARKS = (
+    "bench.core_auth",
+    "bench.hotline_voice",
+    "bench.hotline_ladder",
+    "bench.shelters",
+    "bench.referrals",
+)
 
 
 def main(argv: list[str]) -> int:
