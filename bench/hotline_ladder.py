@@ -29,7 +29,7 @@ from core.app import create_app
 from core.clock import FrozenClock
 from core.db import create_db_engine, upgrade
 from hotline import jobs
-from hotline.webhooks import Breaker
+from hotline.voice_state import Breaker
 from tests.conftest import World, make_settings
 from tests.hotline.conftest import (
     BACKUP_PHONE,

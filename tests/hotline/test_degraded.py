@@ -18,7 +18,7 @@ from core.app import create_app
 from core.clock import FrozenClock
 from core.models import Role
 from hotline import jobs
-from hotline.webhooks import Breaker
+from hotline.voice_state import Breaker
 from tests.conftest import World, act_as, make_settings
 from tests.hotline.conftest import (
     BACKUP_PHONE,

@@ -22,7 +22,7 @@ from core.clock import FrozenClock
 from hotline import jobs
 from hotline.models import Call, CallbackTask, CallRung, CallStatus
 from hotline.service import reveal_caller, reveal_recording, status_callback_problem
-from hotline.webhooks import Breaker
+from hotline.voice_state import Breaker
 from notifications.models import OutboxMessage
 from tests.hotline.conftest import (
     BACKUP_PHONE,
