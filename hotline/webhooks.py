@@ -202,7 +202,7 @@ def _from_roster(
     step = fallback_step(
         state.roster.fallback_plan(to),
         after_step=after.rung if after is not None else -1,
-        accepted=after is not None and state.accepted_rung(sid) == after.rung,
+        accepted=after is not None and _accepted_in_stall(state, sid, after.rung),
         rung_before=lambda number: state.tag(number) in tried,
     )
     language = _language(request, params)
@@ -235,6 +235,15 @@ def _from_roster(
     if isinstance(step, Voicemail):
         return twiml.voicemail(language, base_url=base)
     return twiml.finished()
+
+
+def _accepted_in_stall(state: VoiceState, sid: str, rung: int) -> bool:
+    """A press of 1 on this rung seen by this process, or journalled by another one."""
+    if state.accepted_rung(sid) == rung:
+        return True
+    return any(
+        e.get("e") == "accepted" and e.get("step") == rung for e in state.journal.events_for(sid)
+    )
 
 
 def _known_call(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, func, select
 
 from core.clock import FrozenClock
-from hotline import jobs
+from hotline import jobs, replay
 from hotline.models import Call, CallbackTask, CallRung, CallStatus
 from hotline.service import reveal_caller, reveal_recording, status_callback_problem
 from hotline.voice_state import Breaker
@@ -32,6 +32,7 @@ from tests.hotline.conftest import (
     PRIMARY_PHONE,
     SUPERVISOR_PHONE,
     Line,
+    action_query,
     tags,
     twilio,
 )
@@ -327,3 +328,29 @@ def test_calls_without_any_status_callback_are_reported(
         {"CallSid": "CA" + "7" * 32, "To": HOTLINE_NUMBER, "CallStatus": "completed"},
     )
     assert status_callback_problem(db, now=clock.now()) is None
+
+
+def test_a_press_of_1_journalled_by_another_process_ends_the_ladder(
+    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+) -> None:
+    clock.set(EVENING)
+    jobs.refresh_roster(app)
+    switch = Switch(app)
+    sid = "CA" + "8" * 32
+    post = poster(client, switch, lambda i, path: True)
+    first, _ = post("/hotline/voice", "", {"CallSid": sid, "From": CALLER, "To": HOTLINE_NUMBER})
+    # Another web process took the press of 1: only the shared journal knows.
+    app.state.voice.journal.append(
+        replay.accepted(sid=sid, to=HOTLINE_NUMBER, at=EVENING, step=0, number=PRIMARY_PHONE)
+    )
+    ended, _ = post(
+        "/hotline/voice/dial-result",
+        action_query(first),
+        {
+            "CallSid": sid,
+            "To": HOTLINE_NUMBER,
+            "DialCallStatus": "completed",
+            "CallStatus": "in-progress",
+        },
+    )
+    assert ended == f"{XML}<Response />"
