@@ -11,7 +11,7 @@ import hmac
 import itertools
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -769,11 +769,13 @@ def create_calendar_feed(
 FEED_REFUSED = "This calendar link is unknown or has been revoked."
 
 
-def _names(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not user_ids:
+def display_names(session: Session, user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """Display names of people on the rota (its readers may see their colleagues')."""
+    wanted = {u for u in user_ids if u is not None}
+    if not wanted:
         return {}
     rows = session.exec(
-        select(User.id, User.display_name).where(col(User.id).in_(list(user_ids)))
+        select(User.id, User.display_name).where(col(User.id).in_(list(wanted)))
     ).all()
     return dict(rows)
 
@@ -807,7 +809,7 @@ def calendar_feed(session: Session, *, now: datetime, token: str) -> bytes:
         shifts = _shifts_between(session, [hotline.id], start, until)
         overrides = overrides_of(session, [s.id for s in shifts])
         holders = {s.id: whole_shift_holders(s, overrides) for s in shifts}
-        names = _names(session, {u for h in holders.values() for u in h.values() if u})
+        names = display_names(session, (u for h in holders.values() for u in h.values()))
         for shift in shifts:
             held = holders[shift.id]
             primary, backup = held[Position.PRIMARY], held[Position.BACKUP]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -11,7 +11,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel
 
 from core import users
 from core.access import Policy, Scope, Signed, allow
@@ -121,15 +121,6 @@ class FeedUrl(SQLModel):
     url: str
 
 
-def _names(session: Session, user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
-    """Display names of the organisation's people (readers of the rota may see colleagues')."""
-    wanted = {u for u in user_ids if u is not None}
-    if not wanted:
-        return {}
-    rows = session.exec(select(User.id, User.display_name).where(col(User.id).in_(wanted))).all()
-    return dict(rows)
-
-
 def _override_public(override: ShiftOverride, names: dict[uuid.UUID, str]) -> OverridePublic:
     return OverridePublic.model_validate(
         override, from_attributes=True, update={"user_name": names.get(override.user_id, "")}
@@ -139,7 +130,7 @@ def _override_public(override: ShiftOverride, names: dict[uuid.UUID, str]) -> Ov
 def _shifts_public(
     session: Session, shifts: list[Shift], overrides: list[ShiftOverride]
 ) -> list[ShiftPublic]:
-    names = _names(
+    names = admin.display_names(
         session,
         [u for s in shifts for u in (s.primary_user_id, s.backup_user_id)]
         + [o.user_id for o in overrides],
@@ -354,7 +345,7 @@ def verify_duty_phone_route(
         return JSONResponse(error_body("invalid_input", message), status_code=422)
     phones = admin.list_duty_phones(session, organisation_id=org_id)
     phone = next(p for p in phones if p.user_id == user_id)
-    names = _names(session, [user_id])
+    names = admin.display_names(session, [user_id])
     return DutyPhonePublic(
         user_id=user_id, display_name=names.get(user_id, ""), number=phone.number, verified=True
     )
@@ -366,7 +357,7 @@ def list_duty_phones_route(
 ) -> list[DutyPhonePublic]:
     """Every duty mobile of the organisation and whether it is confirmed."""
     phones = admin.list_duty_phones(session, organisation_id=org_id)
-    names = _names(session, [p.user_id for p in phones])
+    names = admin.display_names(session, [p.user_id for p in phones])
     return [
         DutyPhonePublic(
             user_id=p.user_id,
@@ -464,7 +455,7 @@ def add_override_route(
         made_by=principal.user_id,
         actor=principal.actor(request_id),
     )
-    return _override_public(override, _names(session, [override.user_id]))
+    return _override_public(override, admin.display_names(session, [override.user_id]))
 
 
 @router.post(HOTLINE + "/shifts/{shift_id}/swap", status_code=201)
@@ -488,7 +479,7 @@ def swap_route(
         made_by=principal.user_id,
         actor=principal.actor(request_id),
     )
-    names = _names(session, [r.user_id for r in rows])
+    names = admin.display_names(session, [r.user_id for r in rows])
     return [_override_public(r, names) for r in rows]
 
 

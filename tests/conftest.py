@@ -28,7 +28,7 @@ from core.app import create_app
 from core.audit import Actor
 from core.auth import SESSION_COOKIE, new_secret, token_digest
 from core.clock import FrozenClock
-from core.config import Mode, Settings
+from core.config import Mode, Settings, get_settings
 from core.db import UnitOfWork, create_db_engine, upgrade
 from core.models import (
     AuthSession,
@@ -333,6 +333,22 @@ SessionFactory = Callable[[], Session]
 @pytest.fixture
 def tmp_sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'scratch.db'}"
+
+
+@pytest.fixture
+def cli_url(tmp_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The environment of a `sigurna` command run by a test: only its own settings (development
+    mode, a scratch SQLite database, files in the test's folder); the database URL."""
+    for name in list(os.environ):
+        if name.upper().startswith("SIGURNA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SIGURNA_DATABASE_URL", tmp_sqlite_url)
+    monkeypatch.setenv("SIGURNA_MODE", "development")
+    monkeypatch.setenv("SIGURNA_ROSTER_CACHE_PATH", str(tmp_path / "roster-cache.json"))
+    monkeypatch.setenv("SIGURNA_VOICE_JOURNAL_PATH", str(tmp_path / "voice-journal.jsonl"))
+    get_settings.cache_clear()
+    yield tmp_sqlite_url
+    get_settings.cache_clear()
 
 
 def act_as(client: TestClient, cookies: dict[str, str] | None) -> TestClient:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from typer.testing import CliRunner, Result
 from core.app import create_app
 from core.audit import AuditEvent
 from core.cli import app as cli
-from core.config import get_settings
 from core.db import create_db_engine, current_revisions, head_revisions
 from core.models import ApiToken, Organisation, OrganisationKind, Role, User, UserRole
 from tests.conftest import make_settings
@@ -30,22 +28,9 @@ SECRET = re.compile(r"^secret \(shown once\): (sgn_\S+)$", re.M)
 
 
 @pytest.fixture
-def url(tmp_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name in list(os.environ):
-        if name.upper().startswith("SIGURNA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SIGURNA_DATABASE_URL", tmp_sqlite_url)
-    monkeypatch.setenv("SIGURNA_MODE", "development")
-    monkeypatch.setenv("SIGURNA_ROSTER_CACHE_PATH", str(tmp_path / "roster-cache.json"))
-    get_settings.cache_clear()
-    yield tmp_sqlite_url
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def scratch(url: str) -> Iterator[Engine]:
+def scratch(cli_url: str) -> Iterator[Engine]:
     """An engine of the test's own on the scratch database, to look at what the CLI did."""
-    engine = create_db_engine(make_settings(url))
+    engine = create_db_engine(make_settings(cli_url))
     yield engine
     engine.dispose()
 
@@ -54,7 +39,7 @@ def run(*args: str) -> Result:
     return runner.invoke(cli, list(args))
 
 
-def demo(url: str) -> dict[str, str]:
+def demo(cli_url: str) -> dict[str, str]:
     """Migrate and load the demo data; the printed e-mail addresses and their passwords."""
     assert run("db", "upgrade").exit_code == 0
     result = run("demo", "load")
@@ -62,8 +47,8 @@ def demo(url: str) -> dict[str, str]:
     return {email: password for email, _, password in ACCOUNT_LINE.findall(result.stdout)}
 
 
-def login_status(url: str, email: str, password: str) -> int:
-    app = create_app(make_settings(url))
+def login_status(cli_url: str, email: str, password: str) -> int:
+    app = create_app(make_settings(cli_url))
     with TestClient(app, base_url="https://testserver") as client:
         return client.post("/auth/login", json={"email": email, "password": password}).status_code
 
@@ -76,8 +61,8 @@ def user_count(scratch: Engine) -> int:
 # --- db and demo ---------------------------------------------------------------------------------
 
 
-def test_db_upgrade_brings_the_database_to_the_head(url: str, scratch: Engine) -> None:
-    heads = head_revisions(make_settings(url))
+def test_db_upgrade_brings_the_database_to_the_head(cli_url: str, scratch: Engine) -> None:
+    heads = head_revisions(make_settings(cli_url))
     # One line of history: the newest revision file is the only head.
     newest = max(path.stem.split("_", 1)[0] for path in VERSIONS.glob("[0-9]*_*.py"))
     assert heads == {newest}
@@ -94,7 +79,7 @@ def test_db_upgrade_brings_the_database_to_the_head(url: str, scratch: Engine) -
     assert (again.exit_code, again.stdout) == (0, f"database at {head}\n")
 
 
-def test_demo_load_prints_its_accounts_once(url: str, scratch: Engine) -> None:
+def test_demo_load_prints_its_accounts_once(cli_url: str, scratch: Engine) -> None:
     assert run("db", "upgrade").exit_code == 0
     first = run("demo", "load")
     assert first.exit_code == 0
@@ -130,21 +115,23 @@ def test_demo_load_prints_its_accounts_once(url: str, scratch: Engine) -> None:
     assert user_count(scratch) == 13
 
 
-def test_the_printed_demo_passwords_log_in(url: str) -> None:
-    accounts = demo(url)
+def test_the_printed_demo_passwords_log_in(cli_url: str) -> None:
+    accounts = demo(cli_url)
     assert len(accounts) == 13
     for email in ("admin@sos-north.example.org", "officer@csw.example.org"):
-        assert login_status(url, email, accounts[email]) == 200
-    assert login_status(url, "officer@csw.example.org", accounts["admin@csw.example.org"]) == 401
+        assert login_status(cli_url, email, accounts[email]) == 200
+    assert (
+        login_status(cli_url, "officer@csw.example.org", accounts["admin@csw.example.org"]) == 401
+    )
 
 
 # --- accounts ------------------------------------------------------------------------------------
 
 
 def test_user_create_prints_a_one_time_password_to_change_at_first_login(
-    url: str, scratch: Engine
+    cli_url: str, scratch: Engine
 ) -> None:
-    demo(url)
+    demo(cli_url)
     result = run(
         "user",
         "create",
@@ -173,11 +160,11 @@ def test_user_create_prints_a_one_time_password_to_change_at_first_login(
     assert organisation is not None
     assert organisation.name == "Demo SOS Line North"
     assert list(roles) == [Role.COUNSELOR]
-    assert login_status(url, "new.person@example.org", password) == 200
+    assert login_status(cli_url, "new.person@example.org", password) == 200
 
 
-def test_user_create_refuses_a_bad_email_and_creates_nothing(url: str, scratch: Engine) -> None:
-    demo(url)
+def test_user_create_refuses_a_bad_email_and_creates_nothing(cli_url: str, scratch: Engine) -> None:
+    demo(cli_url)
     result = run(
         "user",
         "create",
@@ -197,8 +184,8 @@ def test_user_create_refuses_a_bad_email_and_creates_nothing(url: str, scratch: 
     assert user_count(scratch) == 13
 
 
-def test_user_create_refuses_an_unknown_organisation(url: str, scratch: Engine) -> None:
-    demo(url)
+def test_user_create_refuses_an_unknown_organisation(cli_url: str, scratch: Engine) -> None:
+    demo(cli_url)
     result = run(
         "user",
         "create",
@@ -217,10 +204,10 @@ def test_user_create_refuses_an_unknown_organisation(url: str, scratch: Engine) 
     assert user_count(scratch) == 13
 
 
-def test_user_disable_records_an_audit_event(url: str, scratch: Engine) -> None:
-    accounts = demo(url)
+def test_user_disable_records_an_audit_event(cli_url: str, scratch: Engine) -> None:
+    accounts = demo(cli_url)
     email = "counselor@sos-north.example.org"
-    assert login_status(url, email, accounts[email]) == 200
+    assert login_status(cli_url, email, accounts[email]) == 200
 
     result = run("user", "disable", "--email", email)
     assert result.exit_code == 0, result.output
@@ -234,11 +221,11 @@ def test_user_disable_records_an_audit_event(url: str, scratch: Engine) -> None:
         ("user", str(user.id), "cli")
     ]
     assert events[0].organisation_id == user.organisation_id
-    assert login_status(url, email, accounts[email]) == 401
+    assert login_status(cli_url, email, accounts[email]) == 401
 
 
-def test_user_disable_of_an_unknown_email_exits_2(url: str) -> None:
-    demo(url)
+def test_user_disable_of_an_unknown_email_exits_2(cli_url: str) -> None:
+    demo(cli_url)
     result = run("user", "disable", "--email", "nobody@example.org")
     assert result.exit_code == 2
     assert result.stderr == "error: no account with that e-mail address\n"
@@ -248,9 +235,9 @@ def test_user_disable_of_an_unknown_email_exits_2(url: str) -> None:
 
 
 def test_token_create_prints_a_secret_that_works_as_a_bearer_token(
-    url: str, scratch: Engine
+    cli_url: str, scratch: Engine
 ) -> None:
-    demo(url)
+    demo(cli_url)
     result = run(
         "token",
         "create",
@@ -277,7 +264,7 @@ def test_token_create_prints_a_secret_that_works_as_a_bearer_token(
         # Only a digest is stored.
         assert secret not in token.token_hash
 
-    with TestClient(create_app(make_settings(url)), base_url="https://testserver") as client:
+    with TestClient(create_app(make_settings(cli_url)), base_url="https://testserver") as client:
         me = client.get("/auth/me", headers={"Authorization": f"Bearer {secret}"})
         assert me.status_code == 200
         body = me.json()
@@ -289,8 +276,8 @@ def test_token_create_prints_a_secret_that_works_as_a_bearer_token(
         assert wrong.status_code == 401
 
 
-def test_tokens_cannot_be_admin(url: str, scratch: Engine) -> None:
-    demo(url)
+def test_tokens_cannot_be_admin(cli_url: str, scratch: Engine) -> None:
+    demo(cli_url)
     result = run(
         "token",
         "create",
@@ -311,7 +298,7 @@ def test_tokens_cannot_be_admin(url: str, scratch: Engine) -> None:
 # --- organisations -------------------------------------------------------------------------------
 
 
-def test_org_create_registers_an_organisation(url: str, scratch: Engine) -> None:
+def test_org_create_registers_an_organisation(cli_url: str, scratch: Engine) -> None:
     assert run("db", "upgrade").exit_code == 0
     result = run("org", "create", "--name", "Partner Org", "--kind", "partner", "--country", "rs")
     assert result.exit_code == 0, result.output
@@ -325,7 +312,7 @@ def test_org_create_registers_an_organisation(url: str, scratch: Engine) -> None
     assert organisation.time_zone == "Europe/Podgorica"
 
 
-def test_org_create_refuses_an_unknown_country(url: str, scratch: Engine) -> None:
+def test_org_create_refuses_an_unknown_country(cli_url: str, scratch: Engine) -> None:
     assert run("db", "upgrade").exit_code == 0
     result = run("org", "create", "--name", "X Org", "--kind", "ngo", "--country", "ZZ")
     assert result.exit_code == 2
@@ -360,11 +347,11 @@ def test_org_create_refuses_an_unknown_country(url: str, scratch: Engine) -> Non
     ids=["unknown-country", "too-short-token-name"],
 )
 def test_refusals_of_invalid_options_say_what_is_wrong(
-    url: str, args: tuple[str, ...], expected: str
+    cli_url: str, args: tuple[str, ...], expected: str
 ) -> None:
     """The operator is told which option is wrong and why, not only where pydantic documents
     the error type."""
-    demo(url)
+    demo(cli_url)
     result = run(*args)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")

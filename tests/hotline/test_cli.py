@@ -2,40 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from core.app import create_app
 from core.cli import app as cli
+from core.clock import SystemClock
 from core.config import get_settings
+from core.db import create_db_engine, unit_of_work
+from hotline.models import Call, CallMode, CallStatus, Hotline
 from tests.conftest import TEST_ENCRYPTION_KEYS, TEST_SECRET, TWILIO_AUTH_TOKEN, make_settings
 
 runner = CliRunner()
 ACCOUNT_LINE = re.compile(r"^  (\S+@\S+\.example\.org)\s+(\S+)\s+(\S+)$", re.M)
 
 
-@pytest.fixture
-def url(tmp_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name in list(os.environ):
-        if name.upper().startswith("SIGURNA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SIGURNA_DATABASE_URL", tmp_sqlite_url)
-    monkeypatch.setenv("SIGURNA_MODE", "development")
-    monkeypatch.setenv("SIGURNA_ROSTER_CACHE_PATH", str(tmp_path / "roster-cache.json"))
-    monkeypatch.setenv("SIGURNA_VOICE_JOURNAL_PATH", str(tmp_path / "journal.jsonl"))
-    get_settings.cache_clear()
-    yield tmp_sqlite_url
-    get_settings.cache_clear()
-
-
 def test_a_demo_counselor_verifies_her_duty_phone_with_the_printed_code(
-    url: str, monkeypatch: pytest.MonkeyPatch
+    cli_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
     loaded = runner.invoke(cli, ["demo", "load"])
@@ -45,7 +33,7 @@ def test_a_demo_counselor_verifies_her_duty_phone_with_the_printed_code(
     nothing = runner.invoke(cli, ["hotline", "duty-phone-code", email])
     assert nothing.exit_code == 2
     assert "no code is pending" in nothing.output
-    app = create_app(make_settings(url))
+    app = create_app(make_settings(cli_url))
     with TestClient(app, base_url="https://testserver") as client:
         assert (
             client.post("/auth/login", json={"email": email, "password": password}).status_code
@@ -73,10 +61,35 @@ def test_a_demo_counselor_verifies_her_duty_phone_with_the_printed_code(
     assert "development mode only" in refused.output
 
 
-def test_the_doctor_says_when_no_status_callback_arrives(url: str) -> None:
+def test_the_doctor_says_when_no_status_callback_arrives(cli_url: str) -> None:
     assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(cli, ["demo", "load"]).exit_code == 0
     healthy = runner.invoke(cli, ["hotline", "doctor"])
     assert (healthy.exit_code, healthy.stdout) == (
         0,
         "ok: status callbacks arrive for the calls answered\n",
+    )
+    # A call answered an hour ago that no status callback ever reported.
+    engine = create_db_engine(make_settings(cli_url))
+    try:
+        with unit_of_work(engine) as session:
+            hotline = session.exec(select(Hotline)).first()
+            assert hotline is not None
+            session.add(
+                Call(
+                    hotline_id=hotline.id,
+                    call_sid="CA" + "3" * 32,
+                    started_at=SystemClock().now() - timedelta(hours=1),
+                    mode=CallMode.DUTY,
+                    status=CallStatus.RINGING,
+                )
+            )
+    finally:
+        engine.dispose()
+    warned = runner.invoke(cli, ["hotline", "doctor"])
+    assert (warned.exit_code, warned.stdout) == (
+        1,
+        "warning: calls were answered but no status callback arrived for the latest of them:"
+        " set the number's Status Callback URL to /hotline/voice/status, or missed calls get no"
+        " callback task\n",
     )

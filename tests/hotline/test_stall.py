@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -58,6 +59,16 @@ class Switch:
             raise OSError("database stalled")
         with self.real() as session:
             yield session
+
+
+@pytest.fixture
+def switch(app: FastAPI, line: Line, clock: FrozenClock) -> Iterator[Switch]:
+    """An evening on the test line, its roster cached, its database ready to stall."""
+    clock.set(EVENING)
+    jobs.refresh_roster(app)
+    stall = Switch(app)
+    yield stall
+    app.state.unit_of_work = stall.real
 
 
 def poster(client: TestClient, switch: Switch, stalled: Callable[[int, str], bool]) -> Post:
@@ -116,11 +127,8 @@ def _call(post: Post, sid: str, phones: dict[str, Answer] | None = None) -> Outc
 
 
 def test_a_stall_as_the_backup_rings_out_climbs_on_to_the_supervisors(
-    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+    app: FastAPI, client: TestClient, switch: Switch, line: Line, db: Session, clock: FrozenClock
 ) -> None:
-    clock.set(EVENING)
-    jobs.refresh_roster(app)
-    switch = Switch(app)
     # 0 voice, 1 primary rang out, 2 backup rang out (stalled from here), 3 supervisors rang
     # out, 4 last resort rang out, 5 the message; 6 the status callback, the database back.
     outcome = _call(poster(client, switch, lambda i, _: 2 <= i <= 5), "CA" + "1" * 32)
@@ -155,11 +163,8 @@ def test_a_stall_as_the_backup_rings_out_climbs_on_to_the_supervisors(
 
 
 def test_a_call_missed_entirely_in_a_stall_is_recorded_once_the_database_is_back(
-    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+    app: FastAPI, client: TestClient, switch: Switch, line: Line, db: Session, clock: FrozenClock
 ) -> None:
-    clock.set(EVENING)
-    jobs.refresh_roster(app)
-    switch = Switch(app)
     sid = "CA" + "2" * 32
     outcome = _call(poster(client, switch, lambda i, _: True), sid)
     assert outcome.dialled == [PRIMARY_PHONE, BACKUP_PHONE, SUPERVISOR_PHONE, LAST_RESORT]
@@ -196,11 +201,8 @@ def test_a_call_missed_entirely_in_a_stall_is_recorded_once_the_database_is_back
 
 
 def test_an_acceptance_journalled_in_a_stall_is_known_before_the_status_callback(
-    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+    app: FastAPI, client: TestClient, switch: Switch, line: Line, db: Session, clock: FrozenClock
 ) -> None:
-    clock.set(EVENING)
-    jobs.refresh_roster(app)
-    switch = Switch(app)
     sid = "CA" + "3" * 32
     backup_accepts = {BACKUP_PHONE: Answer(Phone.ACCEPTS, 4.0)}
     # Stalled until the backup has pressed 1; back for the end of the dial and the status.
@@ -215,11 +217,8 @@ def test_an_acceptance_journalled_in_a_stall_is_known_before_the_status_callback
 
 
 def test_a_press_of_1_in_a_stall_ends_the_ladder_when_the_database_is_back(
-    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+    app: FastAPI, client: TestClient, switch: Switch, line: Line, db: Session, clock: FrozenClock
 ) -> None:
-    clock.set(EVENING)
-    jobs.refresh_roster(app)
-    switch = Switch(app)
     sid = "CA" + "6" * 32
     primary_accepts = {PRIMARY_PHONE: Answer(Phone.ACCEPTS, 6.0)}
     # Only the press of 1 meets a stall: it is journalled, and the end of the dial knows it.
@@ -280,20 +279,15 @@ answers = st.builds(
 def test_whatever_stalls_no_number_is_rung_twice_and_no_missed_call_is_lost(
     app: FastAPI,
     client: TestClient,
+    switch: Switch,
     line: Line,
     db: Session,
     clock: FrozenClock,
     phones: dict[str, Answer],
     stalls: list[bool],
 ) -> None:
-    clock.set(EVENING)
-    jobs.refresh_roster(app)
-    switch = Switch(app)
     sid = f"CA{next(_sids):032d}"
-    try:
-        outcome = _call(poster(client, switch, lambda i, _: stalls[i % len(stalls)]), sid)
-    finally:
-        app.state.unit_of_work = switch.real
+    outcome = _call(poster(client, switch, lambda i, _: stalls[i % len(stalls)]), sid)
     assert len(outcome.dialled) == len(set(outcome.dialled)), "a number was rung twice"
     assert outcome.accepted_by is not None or outcome.voicemail, "the caller was left alone"
     jobs.replay_journal(app)  # the database is back
@@ -331,11 +325,8 @@ def test_calls_without_any_status_callback_are_reported(
 
 
 def test_a_press_of_1_journalled_by_another_process_ends_the_ladder(
-    app: FastAPI, client: TestClient, line: Line, db: Session, clock: FrozenClock
+    app: FastAPI, client: TestClient, switch: Switch, line: Line, db: Session, clock: FrozenClock
 ) -> None:
-    clock.set(EVENING)
-    jobs.refresh_roster(app)
-    switch = Switch(app)
     sid = "CA" + "8" * 32
     post = poster(client, switch, lambda i, path: True)
     first, _ = post("/hotline/voice", "", {"CallSid": sid, "From": CALLER, "To": HOTLINE_NUMBER})
