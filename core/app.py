@@ -9,7 +9,10 @@ from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from core import __doc__ as core_doc
@@ -24,7 +27,15 @@ from core.logs import RequestContextMiddleware, configure_logging
 from core.passwords import make_hasher
 from core.router import router as core_router
 
-DOCS_ROUTES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+OPENAPI_URL = "/openapi.json"
+DOCS_URL = "/docs"
+DOCS_OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# Swagger UI's script, style sheet and icon, as the fastapi-offline package ships them.
+DOCS_ASSETS_URL = "/docs/assets"
+DOCS_ASSETS_PACKAGE = ("fastapi_offline", "static")
+DOCS_ROUTES = frozenset(
+    {DOCS_URL, DOCS_OAUTH2_REDIRECT_URL, DOCS_ASSETS_URL, "/redoc", OPENAPI_URL}
+)
 
 
 class UndeclaredRouteError(RuntimeError):
@@ -60,9 +71,9 @@ def create_app(
         title="Sigurna",
         description=core_doc,
         version="0.1.0",
-        docs_url="/docs" if docs else None,
+        docs_url=None,  # served by _serve_docs, from this server rather than a CDN
         redoc_url=None,
-        openapi_url="/openapi.json" if docs else None,
+        openapi_url=OPENAPI_URL if docs else None,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -74,6 +85,8 @@ def create_app(
     app.state.head_revisions = head_revisions(settings)
     app.state.cipher = cipher_from_settings(settings)
     app.state.non_api_routes = DOCS_ROUTES if docs else frozenset()
+    if docs:
+        _serve_docs(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     # Domain routes first: the voice webhook is matched before the rest of the API.
@@ -88,6 +101,34 @@ def create_app(
             "routes without exactly one access policy: " + "; ".join(problems)
         )
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with every asset served by the app, so the page works offline.
+
+    As FastAPI's own /docs, but with the assets of a pinned package mounted at DOCS_ASSETS_URL
+    instead of a CDN's; like FastAPI's, these are plain routes, exempt through DOCS_ROUTES.
+    """
+
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + OPENAPI_URL,
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=root + DOCS_OAUTH2_REDIRECT_URL,
+            swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            init_oauth=app.swagger_ui_init_oauth,
+            swagger_ui_parameters=app.swagger_ui_parameters,
+        )
+
+    async def oauth2_redirect(_: Request) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    app.mount(DOCS_ASSETS_URL, StaticFiles(packages=[DOCS_ASSETS_PACKAGE]), name="docs-assets")
+    app.add_route(DOCS_URL, swagger_ui, include_in_schema=False)
+    app.add_route(DOCS_OAUTH2_REDIRECT_URL, oauth2_redirect, include_in_schema=False)
 
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}

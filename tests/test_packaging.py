@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+import warnings
 from pathlib import Path
+
+import setuptools
+from packaging.requirements import Requirement
+from setuptools.config.pyprojecttoml import apply_configuration
+from setuptools.dist import Distribution
 
 from core.domains import INSTALLED_DOMAINS
 
@@ -29,3 +35,18 @@ def test_direct_dependencies_are_pinned() -> None:
     )
     loose = [r for r in requirements if "==" not in r]
     assert loose == []
+
+
+def test_the_build_backend_reads_the_project_without_a_warning() -> None:
+    """pip prints whatever setuptools warns while it reads pyproject.toml (a licence given as a
+    table was deprecated); the setuptools of the dev extra is one the build may choose."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (backend,) = [
+        Requirement(r) for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")
+    ]
+    assert backend.specifier.contains(setuptools.__version__)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        distribution = apply_configuration(Distribution(), ROOT / "pyproject.toml")
+    assert [f"{w.category.__name__}: {w.message}" for w in caught] == []
+    assert distribution.metadata.license_expression == "AGPL-3.0-or-later"
