@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from pwdlib import PasswordHash
 from sqlmodel import Session, col, delete, func, select, update
 
-from core import audit
+from core import audit, events, throttle
 from core.audit import Actor
 from core.config import Settings
 from core.errors import Unauthenticated
+from core.events import AccountUnderAttack
 from core.models import (
     ApiToken,
     AuthSession,
@@ -76,10 +77,12 @@ def roles_of(session: Session, user_id: uuid.UUID) -> frozenset[Role]:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """A session token and its principal, or neither when the login failed."""
+    """A session token and its principal; or neither when the login failed, with how long this
+    source must wait when it is being throttled."""
 
     token: str | None = None
     principal: Principal | None = None
+    retry_after: timedelta | None = None
 
 
 def login(
@@ -91,59 +94,82 @@ def login(
     email: str,
     password: str,
     request_id: str | None,
+    source: str = "unknown",
 ) -> LoginResult:
-    """Check a password and open a session; failures are recorded, never raised, so they commit."""
+    """Check a password and open a session; failures are recorded, never raised, so they commit.
+
+    A source that keeps failing on an account waits ever longer (`core.throttle`), whether the
+    account exists or not; other sources are not held up. The account is locked for everyone
+    only by failures from many sources (`login_max_failures` in the window).
+    """
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    try_keys = throttle.keys(account=throttle.account_key(secret, email), source=source)
+    wait_until = throttle.blocked_until(session, now=now, try_keys=try_keys)
+    if wait_until is not None:
+        return LoginResult(retry_after=wait_until - now)
     user = session.exec(
         select(User).where(User.email == email.strip().lower()).with_for_update()
     ).first()
+    limits = throttle.Limits.of(settings)
     if user is None:
         # Spend the same time as a real check, so the answer's timing reveals nothing.
         hasher.verify(password, _dummy_hash(hasher))
-        audit.record(
-            session,
-            now=now,
-            actor=Actor("anonymous", request_id=request_id),
-            action="auth.login_failed",
-            subject_type="login",
-            reason="unknown account",
-        )
+        throttle.record_failure(session, now=now, limits=limits, try_keys=try_keys)
+        _failed(session, now, Actor("anonymous", request_id=request_id), None, "unknown account")
         return LoginResult()
 
     actor = Actor("anonymous", request_id=request_id, organisation_id=user.organisation_id)
     if user.locked_until is not None and user.locked_until > now:
         hasher.verify(password, _dummy_hash(hasher))
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="auth.login_failed",
-            subject_type="user",
-            subject_id=user.id,
-            reason="account locked",
-        )
+        throttle.record_failure(session, now=now, limits=limits, try_keys=try_keys)
+        _failed(session, now, actor, user, "account locked")
         return LoginResult()
 
     valid, new_hash = hasher.verify_and_update(password, user.password_hash)
     if not valid or user.disabled_at is not None:
-        reason = "account disabled" if valid else "wrong password"
         if not valid:
+            throttle.record_failure(session, now=now, limits=limits, try_keys=try_keys)
             _count_failure(session, user=user, now=now, settings=settings, actor=actor)
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="auth.login_failed",
-            subject_type="user",
-            subject_id=user.id,
-            reason=reason,
-        )
+        _failed(session, now, actor, user, "account disabled" if valid else "wrong password")
         return LoginResult()
 
     if new_hash is not None:
         user.password_hash = new_hash
     user.locked_until = None
     session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
+    throttle.forget(session, try_keys=try_keys)
     session.add(user)
+    return _open_session(
+        session,
+        now=now,
+        settings=settings,
+        user=user,
+        request_id=request_id,
+        rehashed=bool(new_hash),
+    )
+
+
+def _failed(session: Session, now: datetime, actor: Actor, user: User | None, reason: str) -> None:
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="auth.login_failed",
+        subject_type="user" if user is not None else "login",
+        subject_id=user.id if user is not None else None,
+        reason=reason,
+    )
+
+
+def _open_session(
+    session: Session,
+    *,
+    now: datetime,
+    settings: Settings,
+    user: User,
+    request_id: str | None,
+    rehashed: bool,
+) -> LoginResult:
     token = new_secret()
     auth_session = AuthSession(
         user_id=user.id,
@@ -161,7 +187,7 @@ def login(
         action="auth.login",
         subject_type="auth_session",
         subject_id=auth_session.id,
-        reason="password rehashed" if new_hash is not None else None,
+        reason="password rehashed" if rehashed else None,
     )
     organisation = session.get(Organisation, user.organisation_id)
     if organisation is None:  # the foreign key forbids it
@@ -203,6 +229,8 @@ def _session_principal(
 def _count_failure(
     session: Session, *, user: User, now: datetime, settings: Settings, actor: Actor
 ) -> None:
+    """Failures on the account from every source: an alert at `login_alert_failures`, a lock
+    for everyone at `login_max_failures` (far above what one source can reach)."""
     window_start = now - timedelta(minutes=settings.login_failure_window_minutes)
     session.add(LoginFailure(user_id=user.id, at=now))
     session.exec(
@@ -211,12 +239,13 @@ def _count_failure(
         )
     )
     session.flush()
-    recent = session.exec(
-        select(func.count()).where(
+    recent, first = session.exec(
+        select(func.count(), func.min(LoginFailure.at)).where(
             col(LoginFailure.user_id) == user.id, col(LoginFailure.at) > window_start
         )
     ).one()
-    if recent >= settings.login_max_failures:
+    locked = recent >= settings.login_max_failures
+    if locked:
         user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
         session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
         session.add(user)
@@ -228,6 +257,18 @@ def _count_failure(
             subject_type="user",
             subject_id=user.id,
             reason=f"{recent} failed logins within {settings.login_failure_window_minutes} minutes",
+        )
+    if locked or recent == settings.login_alert_failures:
+        events.publish(
+            session,
+            AccountUnderAttack(
+                user_id=user.id,
+                organisation_id=user.organisation_id,
+                at=now,
+                failures=int(recent),
+                window_started_at=first or now,
+                locked_until=user.locked_until if locked else None,
+            ),
         )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -199,12 +201,25 @@ def demo_load() -> None:
         now = SystemClock().now()
         accounts = load_demo(session, now=now, settings=settings, hasher=make_hasher(settings))
         notes = [line for loader in domains.demo_loaders() for line in loader(session, now=now)]
-    _out("Demo accounts (fictional; passwords are shown this once only):")
-    for account in accounts:
-        roles = ",".join(account.roles)
-        _out(f"  {account.email:<42} {roles:<14} {account.password}")
-    for note in notes:
-        _out(note)
+    lines = [f"  {a.email:<42} {','.join(a.roles):<14} {a.password}" for a in accounts]
+    if settings.is_development:
+        path = _write_owner_only(settings.demo_credentials_path, lines)
+        _out(f"Demo accounts (fictional; passwords also in {path}, readable by you only):")
+    else:
+        _out("Demo accounts (fictional; passwords are shown this once only):")
+    for line in [*lines, *notes]:
+        _out(line)
+
+
+def _write_owner_only(path: Path, lines: list[str]) -> Path:
+    """Write a file only its owner can read (created 0600, never group- or world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("# Sigurna demo accounts (fictional). Development only.\n")
+        handle.writelines(line + "\n" for line in lines)
+    os.chmod(path, 0o600)
+    return path
 
 
 @org_app.command("create")
@@ -260,9 +275,7 @@ def user_disable(
 ) -> None:
     """Disable an account; its sessions end at once."""
     with _work() as (_, session):
-        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-        if user is None:
-            _fail("no account with that e-mail address")
+        user = _account(session, email)
         users.set_disabled(
             session,
             now=SystemClock().now(),
@@ -272,6 +285,40 @@ def user_disable(
             reason=reason,
         )
         _out(f"user {user.id} disabled")
+
+
+def _account(session: Session, email: str) -> User:
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        _fail("no account with that e-mail address")
+    return user
+
+
+@user_app.command("unlock")
+def user_unlock(email: Annotated[str, typer.Option()]) -> None:
+    """Lift an account's lock and every address's wait on it."""
+    with _work() as (settings, session):
+        user = _account(session, email)
+        users.unlock(
+            session, now=SystemClock().now(), settings=settings, user=user, actor=CLI_ACTOR
+        )
+        _out(f"user {user.id} unlocked")
+
+
+@user_app.command("reset-password")
+def user_reset_password(email: Annotated[str, typer.Option()]) -> None:
+    """Give an account a one-time password, printed once, to change at next login."""
+    with _work() as (settings, session):
+        user = _account(session, email)
+        password = users.reset_password(
+            session,
+            now=SystemClock().now(),
+            hasher=make_hasher(settings),
+            user=user,
+            actor=CLI_ACTOR,
+        )
+        _out(f"user {user.id}")
+        _out(f"one-time password (shown once): {password}")
 
 
 @token_app.command("create")

@@ -6,6 +6,7 @@ import re
 import zoneinfo
 from enum import StrEnum
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
 
@@ -66,9 +67,20 @@ class Settings(BaseSettings):
 
     session_idle_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 30
     session_absolute_hours: Annotated[int, Field(ge=1, le=7 * 24)] = 12
-    login_max_failures: Annotated[int, Field(ge=3, le=100)] = 10
+    # Failed logins are throttled per source and account: the first few from one address are
+    # free, then each waits twice as long as the last (1 s, 2 s, 4 s, ... capped), so one source
+    # can never lock an account for anyone else. Only failures from many sources together (far
+    # more than one source can reach in the window) lock the account itself.
+    login_source_free_failures: Annotated[int, Field(ge=1, le=100)] = 5
+    login_source_wide_free_failures: Annotated[int, Field(ge=5, le=10_000)] = 30
+    login_source_max_delay_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 900
+    login_alert_failures: Annotated[int, Field(ge=3, le=10_000)] = 20
+    login_max_failures: Annotated[int, Field(ge=3, le=10_000)] = 100
     login_failure_window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
     login_lockout_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 15
+    # Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges, comma-separated);
+    # from anyone else the header is ignored and the connecting address is the source.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     password_min_length: Annotated[int, Field(ge=12, le=128)] = 12
     argon2_memory_kib: Annotated[int, Field(ge=MIN_ARGON2_MEMORY_KIB)] = MIN_ARGON2_MEMORY_KIB
@@ -91,6 +103,8 @@ class Settings(BaseSettings):
     voice_db_threads: Annotated[int, Field(ge=1, le=64)] = 8
     roster_refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     roster_cache_path: Path = Path("var/roster-cache.json")
+    # Development only: where `sigurna demo load` writes the demo accounts' passwords (0600).
+    demo_credentials_path: Path = Path("var/demo-credentials.txt")
     # What the voice webhooks answered without the database, replayed when it is back.
     voice_journal_path: Path = Path("var/voice-journal.jsonl")
     voice_journal_replay_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
@@ -148,7 +162,7 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
 
-    @field_validator("hotline_last_resort_numbers", mode="before")
+    @field_validator("hotline_last_resort_numbers", "trusted_proxies", mode="before")
     @classmethod
     def _split_numbers(cls, value: object) -> object:
         if isinstance(value, str):
@@ -161,6 +175,16 @@ class Settings(BaseSettings):
         for number in value:
             if not _E164.match(number):
                 raise ValueError("each number must be in E.164 form, e.g. +442079460456")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError("each trusted proxy must be an address or a CIDR range") from exc
         return value
 
     @field_validator("encryption_keys")

@@ -184,6 +184,18 @@ class UserCreated(UserPublic):
     )
 
 
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins from one source (to one account, or to any): how many in the current
+    window, and until when that source must wait before its next try."""
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=120)
+    failures: int = 0
+    window_started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    blocked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class LoginFailure(SQLModel, table=True):
     """One failed password check, kept while it can count towards a lockout."""
 

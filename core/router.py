@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -37,6 +38,7 @@ from core.models import (
     UserPublic,
     UserUpdate,
 )
+from core.throttle import source_of
 
 # --- policies: who may call what (the matrix test in tests/core/test_access.py mirrors them) ----
 
@@ -125,10 +127,14 @@ def _me(session: SessionDep, principal: Principal, *, now: datetime) -> Me:
     tags=["auth"],
     dependencies=[Public],
     response_model=Me,
-    responses={401: {"description": "wrong e-mail or password, or account locked"}},
+    responses={
+        401: {"description": "wrong e-mail or password, or account locked"},
+        429: {"description": "too many failed logins from this address: wait Retry-After s"},
+    },
 )
 def login_route(
     body: LoginRequest,
+    request: Request,
     response: Response,
     session: SessionDep,
     clock: ClockDep,
@@ -138,6 +144,7 @@ def login_route(
 ) -> Me | JSONResponse:
     """Open a session; the token travels only in an HttpOnly cookie."""
     now = clock.now()
+    peer = request.client.host if request.client else None
     result = login(
         session,
         now=now,
@@ -146,7 +153,19 @@ def login_route(
         email=body.email,
         password=body.password,
         request_id=request_id,
+        source=source_of(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies),
     )
+    if result.retry_after is not None:
+        seconds = max(1, math.ceil(result.retry_after.total_seconds()))
+        return JSONResponse(
+            error_body(
+                "too_many_attempts",
+                f"Too many failed logins from this address: wait {seconds} s before trying"
+                " again. Logins from elsewhere are not affected.",
+            ),
+            status_code=429,
+            headers={"Retry-After": str(seconds)},
+        )
     if result.token is None or result.principal is None:
         # Returned, not raised: the failure count and the audit event must be committed.
         return JSONResponse(error_body("login_failed", LOGIN_FAILED_MESSAGE), status_code=401)
@@ -413,6 +432,26 @@ def reset_password_route(
     return OneTimePassword(one_time_password=password)
 
 
+@router.post("/organisations/{org_id}/users/{user_id}/unlock", tags=["users"], status_code=204)
+def unlock_route(
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: OrgAdmin,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    request_id: RequestIdDep,
+) -> None:
+    """Lift an account's lock and every source's wait on it (after an attack has passed)."""
+    users.unlock(
+        session,
+        now=clock.now(),
+        settings=settings,
+        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        actor=principal.actor(request_id),
+    )
+
+
 # --- API tokens ------------------------------------------------------------------------------
 
 
@@ -475,7 +514,8 @@ def list_audit_route(
     org_id: uuid.UUID,
     _: OrgOversight,
     session: SessionDep,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    # An id is a BIGINT: a larger number cannot be compared with one (it answered 500).
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEventPublic]:
     """The organisation's audit events, newest first."""

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 
 from pwdlib import PasswordHash
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
-from core import audit
+from core import audit, throttle
 from core.audit import Actor
 from core.auth import (
     TOKEN_PREFIX,
@@ -24,6 +24,7 @@ from core.models import (
     TOKEN_ROLES,
     ApiToken,
     ApiTokenCreate,
+    LoginFailure,
     Organisation,
     OrganisationCreate,
     OrganisationKind,
@@ -321,6 +322,26 @@ def reset_password(
         organisation_id=user.organisation_id,
     )
     return password
+
+
+def unlock(
+    session: Session, *, now: datetime, settings: Settings, user: User, actor: Actor
+) -> None:
+    """Lift an account's lock and forget every source's failed logins on it."""
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    user.locked_until = None
+    session.add(user)
+    session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
+    throttle.forget_account(session, account=throttle.account_key(secret, user.email))
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="user.unlocked",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=user.organisation_id,
+    )
 
 
 def change_own_password(

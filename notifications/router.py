@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from notifications import api
+from core import events
+from core.events import AccountUnderAttack
+from notifications import api, security
 from notifications.channels import SignedWebhook, transports_from_settings
 from notifications.models import Channel
 from notifications.service import batch_size, deliver_due
@@ -24,6 +26,7 @@ def configure(app: FastAPI) -> None:
     """The transports chosen at start-up (tests replace them) and Twilio's signature check."""
     app.state.transports = transports_from_settings(app.state.settings, app.state.clock)
     app.state.twilio_validator = make_validator(app.state.settings)
+    events.subscribe(AccountUnderAttack, security.account_under_attack)
 
 
 def schedule(app: FastAPI, scheduler: Any) -> None:

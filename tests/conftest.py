@@ -346,6 +346,7 @@ def cli_url(tmp_sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SIGURNA_MODE", "development")
     monkeypatch.setenv("SIGURNA_ROSTER_CACHE_PATH", str(tmp_path / "roster-cache.json"))
     monkeypatch.setenv("SIGURNA_VOICE_JOURNAL_PATH", str(tmp_path / "voice-journal.jsonl"))
+    monkeypatch.setenv("SIGURNA_DEMO_CREDENTIALS_PATH", str(tmp_path / "demo-credentials.txt"))
     get_settings.cache_clear()
     yield tmp_sqlite_url
     get_settings.cache_clear()

@@ -96,52 +96,6 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(
     assert _audit_actions(db)[-2:] == ["auth.login_failed", "auth.login_failed"]
 
 
-def test_ten_failures_within_fifteen_minutes_lock_the_account_for_fifteen_minutes(
-    client: TestClient, world: World, settings: Settings, clock: FrozenClock, db: Session
-) -> None:
-    user = _user_with_password(world, settings)
-    for _ in range(9):
-        assert _login(client, user.email, "wrong-password-000")[0] == 401
-        clock.advance(timedelta(minutes=1))
-    # Nine failures so far, the first at T0; the tenth at T0+9min locks the account.
-    assert _login(client, user.email, "wrong-password-000")[0] == 401
-    locked_at = clock.now()
-    assert db.get(User, user.id).locked_until == locked_at + timedelta(minutes=15)  # type: ignore[union-attr]
-    assert "auth.account_locked" in _audit_actions(db)
-
-    # The right password is refused while locked, with the same message as a wrong one.
-    status, body = _login(client, user.email)
-    assert status == 401
-    assert body["message"] == LOGIN_FAILED_MESSAGE
-    clock.set(locked_at + timedelta(minutes=15) - timedelta(seconds=1))
-    assert _login(client, user.email)[0] == 401
-    clock.set(locked_at + timedelta(minutes=15))
-    assert _login(client, user.email)[0] == 200
-
-
-def test_failures_spread_beyond_the_window_do_not_lock(
-    client: TestClient, world: World, settings: Settings, clock: FrozenClock, db: Session
-) -> None:
-    user = _user_with_password(world, settings)
-    for _ in range(12):
-        assert _login(client, user.email, "wrong-password-000")[0] == 401
-        clock.advance(timedelta(minutes=2))  # never ten within 15 minutes
-    assert db.get(User, user.id).locked_until is None  # type: ignore[union-attr]
-    assert _login(client, user.email)[0] == 200
-
-
-def test_a_success_resets_the_failure_count(
-    client: TestClient, world: World, settings: Settings, db: Session
-) -> None:
-    user = _user_with_password(world, settings)
-    for _ in range(9):
-        _login(client, user.email, "wrong-password-000")
-    assert _login(client, user.email)[0] == 200
-    for _ in range(9):
-        _login(client, user.email, "wrong-password-000")
-    assert db.get(User, user.id).locked_until is None  # type: ignore[union-attr]
-
-
 def test_session_idle_timeout_is_thirty_minutes(
     client: TestClient, world: World, clock: FrozenClock
 ) -> None:

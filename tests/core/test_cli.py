@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import stat
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,11 @@ from typer.testing import CliRunner, Result
 from core.app import create_app
 from core.audit import AuditEvent
 from core.cli import app as cli
+from core.clock import SystemClock
+from core.config import get_settings
 from core.db import create_db_engine, current_revisions, head_revisions
 from core.models import ApiToken, Organisation, OrganisationKind, Role, User, UserRole
-from tests.conftest import make_settings
+from tests.conftest import TEST_ENCRYPTION_KEYS, TEST_SECRET, TWILIO_AUTH_TOKEN, make_settings
 
 runner = CliRunner()
 VERSIONS = Path(__file__).resolve().parents[2] / "alembic" / "versions"
@@ -79,12 +83,21 @@ def test_db_upgrade_brings_the_database_to_the_head(cli_url: str, scratch: Engin
     assert (again.exit_code, again.stdout) == (0, f"database at {head}\n")
 
 
-def test_demo_load_prints_its_accounts_once(cli_url: str, scratch: Engine) -> None:
+def test_demo_load_prints_its_accounts_once(cli_url: str, scratch: Engine, tmp_path: Path) -> None:
     assert run("db", "upgrade").exit_code == 0
     first = run("demo", "load")
     assert first.exit_code == 0
     lines = first.stdout.splitlines()
-    assert lines[0] == "Demo accounts (fictional; passwords are shown this once only):"
+    saved = tmp_path / "demo-credentials.txt"
+    assert lines[0] == (
+        f"Demo accounts (fictional; passwords also in {saved}, readable by you only):"
+    )
+    # In development the passwords are kept where a newcomer finds them again, for her only.
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert saved.read_text().splitlines() == [
+        "# Sigurna demo accounts (fictional). Development only.",
+        *(line for line in lines if "@" in line),
+    ]
     account_lines = [line for line in lines if "@" in line and "example.org" in line]
     assert len(account_lines) == 13
     accounts = ACCOUNT_LINE.findall(first.stdout)
@@ -113,6 +126,48 @@ def test_demo_load_prints_its_accounts_once(cli_url: str, scratch: Engine) -> No
     )
     assert all(password not in second.output for _, _, password in accounts)
     assert user_count(scratch) == 13
+
+
+def test_the_demo_passwords_are_shown_once_outside_development(
+    cli_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGURNA_MODE", "test")
+    monkeypatch.setenv("SIGURNA_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("SIGURNA_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
+    monkeypatch.setenv("SIGURNA_TWILIO_AUTH_TOKEN", TWILIO_AUTH_TOKEN)
+    get_settings.cache_clear()
+    assert run("db", "upgrade").exit_code == 0
+    loaded = run("demo", "load")
+    assert loaded.stdout.splitlines()[0] == (
+        "Demo accounts (fictional; passwords are shown this once only):"
+    )
+    assert not (tmp_path / "demo-credentials.txt").exists()
+
+
+def test_an_operator_unlocks_an_account_and_resets_a_password(
+    cli_url: str, scratch: Engine
+) -> None:
+    accounts = demo(cli_url)
+    email = "admin@sos-north.example.org"
+    with Session(scratch) as session:
+        user = session.exec(select(User).where(User.email == email)).one()
+        user.locked_until = SystemClock().now() + timedelta(minutes=15)
+        user_id = user.id
+        session.add(user)
+        session.commit()
+    assert login_status(cli_url, email, accounts[email]) == 401
+    unlocked = run("user", "unlock", "--email", email.upper())
+    assert (unlocked.exit_code, unlocked.stdout) == (0, f"user {user_id} unlocked\n")
+    assert login_status(cli_url, email, accounts[email]) == 200
+    reset = run("user", "reset-password", "--email", email)
+    assert reset.exit_code == 0
+    new_password = ONE_TIME.search(reset.stdout)
+    assert new_password is not None
+    assert login_status(cli_url, email, accounts[email]) == 401
+    assert login_status(cli_url, email, new_password.group(1)) == 200
+    missing = run("user", "unlock", "--email", "nobody@example.org")
+    assert missing.exit_code == 2
+    assert "no account with that e-mail address" in missing.output
 
 
 def test_the_printed_demo_passwords_log_in(cli_url: str) -> None:
