@@ -2,12 +2,14 @@
 
 Thin handlers: the policies and gates in `referrals.deps` decide who gets in; the service
 decides what happens. A recipient sees a referral's personal part only as far as the client's
-consent (or the law, for a child at risk) allows, and every such read is audited.
+consent (or the law, for a child at risk: to the child-protection team) allows, and every answer
+that carries it is an audited read (`referrals.disclosure`).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -16,10 +18,11 @@ from sqlmodel import Session
 from core.config import Settings
 from core.crypto import FieldCipher
 from core.deps import CipherDep, ClockDep, RequestIdDep, SessionDep, SettingsDep
-from referrals import service
+from referrals import disclosure, service
 from referrals.deps import (
     DirectoryKeeper,
     DirectoryReader,
+    Held,
     ReceivedReferral,
     Recipient,
     Sender,
@@ -140,8 +143,19 @@ def _sent_public(session: Session, cipher: FieldCipher, referral: Referral) -> R
     )
 
 
-def _incoming(session: Session, cipher: FieldCipher, referral: Referral) -> IncomingReferral:
-    shared = service.shared_part(cipher, referral)
+def _incoming(
+    session: Session, cipher: FieldCipher, held: Held, now: datetime, request_id: str | None
+) -> IncomingReferral:
+    """The referral as this reader may see it; every such answer is an audited read."""
+    referral = held.referral
+    shared = disclosure.disclose(
+        session,
+        now=now,
+        cipher=cipher,
+        referral=referral,
+        actor=held.principal.actor(request_id),
+        on_team=held.on_team,
+    )
     sender = service.names(session, [referral.from_organisation_id])
     municipalities = service.municipality_names(session, [referral.municipality_id])
     return IncomingReferral(
@@ -172,6 +186,8 @@ def _incoming(session: Session, cipher: FieldCipher, referral: Referral) -> Inco
         shared_children=[SharedPerson(**c) for c in shared.children]
         if shared.children is not None
         else None,
+        children_ages=shared.children_ages,
+        names_withheld=shared.names_withheld,
         circumstances=shared.circumstances,
         decision=_decision(cipher, referral),
         notes=_notes(session, cipher, referral),
@@ -421,11 +437,8 @@ def read_received(
     cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> object:
-    """One referral, with what the consent (or the law) lets the recipient see; audited."""
-    service.record_read(
-        session, now=clock.now(), referral=held.referral, actor=held.principal.actor(request_id)
-    )
-    return _incoming(session, cipher, held.referral)
+    """One referral, with what the consent (or the law) lets the reader see; audited."""
+    return _incoming(session, cipher, held, clock.now(), request_id)
 
 
 @router.post(RECEIVED + "/acknowledge", response_model=IncomingReferral)
@@ -437,10 +450,10 @@ def acknowledge(
     request_id: RequestIdDep,
 ) -> object:
     """Say the referral has been received and is being handled."""
-    referral = service.acknowledge(
+    service.acknowledge(
         session, now=clock.now(), referral=held.referral, actor=held.principal.actor(request_id)
     )
-    return _incoming(session, cipher, referral)
+    return _incoming(session, cipher, held, clock.now(), request_id)
 
 
 @router.post(RECEIVED + "/information-requests", status_code=201, response_model=NotePublic)
@@ -478,7 +491,7 @@ def decide(
 ) -> object:
     """Record the decision: longer-term accommodation (where), another measure, or declined.
     It cancels the pending reminders and updates the stay (outcome, and planned end if given)."""
-    referral = service.decide(
+    service.decide(
         session,
         now=clock.now(),
         referral=held.referral,
@@ -487,4 +500,4 @@ def decide(
         actor=held.principal.actor(request_id),
         base_url=_base_url(settings),
     )
-    return _incoming(session, cipher, referral)
+    return _incoming(session, cipher, held, clock.now(), request_id)

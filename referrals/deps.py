@@ -3,7 +3,8 @@
 A referral has two sides. Its sender (the organisation that made it) reads and acts on it under
 `/organisations/{org_id}/referrals`; its recipient (a CSW, a partner service, a partner shelter)
 under `/referrals/inbox`, where `received` admits only referrals addressed to the caller's own
-organisation and answers 404 for every other, as if it did not exist.
+organisation and answers 404 for every other, as if it did not exist, and says whether the caller
+is on that organisation's child-protection team (who alone reads a child at risk's identity).
 """
 
 import uuid
@@ -18,8 +19,8 @@ from core.auth import Principal
 from core.deps import SessionDep
 from core.errors import Forbidden, NotFound
 from core.models import OrganisationKind, Role
-from referrals import service
-from referrals.models import Referral
+from referrals import service, team
+from referrals.models import Referral, Team
 from shelters import service as shelter_service
 from shelters.deps import sees_people
 
@@ -32,6 +33,8 @@ RECEIVE = Policy(Scope.NETWORK, frozenset({Role.CSW_OFFICER, Role.SUPERVISOR}), 
 # The directory: anyone may read it; a CSW's admins keep their own municipalities.
 DIRECTORY = Policy(Scope.NETWORK, ALL_ROLES, allow_tokens=True)
 KEEP_DIRECTORY = Policy(Scope.NETWORK, frozenset({Role.ADMIN}))
+# Who is on a CSW's child-protection team: its admins and supervisors say.
+KEEP_TEAM = Policy(Scope.NETWORK, frozenset({Role.ADMIN, Role.SUPERVISOR}))
 
 Sender = Annotated[Principal, Depends(require(SEND))]
 Steerer = Annotated[Principal, Depends(require(STEER))]
@@ -49,12 +52,24 @@ def csw_admin(principal: Annotated[Principal, Depends(require(KEEP_DIRECTORY))])
 DirectoryKeeper = Annotated[Principal, Depends(csw_admin)]
 
 
+def csw_team_keeper(principal: Annotated[Principal, Depends(require(KEEP_TEAM))]) -> Principal:
+    """An admin or supervisor of a Center for Social Work."""
+    if principal.organisation_kind is not OrganisationKind.CSW:
+        raise Forbidden("Only a Center for Social Work has a child-protection team.")
+    return principal
+
+
+TeamKeeper = Annotated[Principal, Depends(csw_team_keeper)]
+
+
 @dataclass(frozen=True)
 class Held:
     """The caller of a route and the referral it names, checked."""
 
     principal: Principal
     referral: Referral
+    # The recipient's caller is on its child-protection team: reads a child at risk's identity.
+    on_team: bool = False
 
 
 def visible(session: Session, principal: Principal, referrals: list[Referral]) -> list[Referral]:
@@ -104,7 +119,8 @@ def received(referral_id: uuid.UUID, principal: Recipient, session: SessionDep) 
     referral = service.received_referral(
         session, organisation_id=principal.organisation_id, referral_id=referral_id, lock=True
     )
-    return Held(principal, referral)
+    on_team = referral.team is Team.CHILD_PROTECTION and team.is_member(session, principal)
+    return Held(principal, referral, on_team)
 
 
 SentReferral = Annotated[Held, Depends(sent)]

@@ -156,6 +156,21 @@ class Referral(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ChildProtectionMember(SQLModel, table=True):
+    """One of a CSW's officers or supervisors on its child-protection team.
+
+    A child at risk is referred by law to that team, not to the whole centre: only its members
+    read the children's identity; everyone else at the centre sees the referral without names.
+    """
+
+    __tablename__ = "child_protection_member"
+
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+    added_by: str = Field(max_length=64)  # "user:<id>", or "demo" for the demo data
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class ReminderKind(StrEnum):
     CREATED = "created"  # the referral itself reaches the recipient
     BEFORE_3_DAYS = "before_3_days"
@@ -441,6 +456,10 @@ class IncomingReferral(SQLModel):
     acknowledged_at: datetime | None
     client: SharedPerson | None = None
     shared_children: list[SharedPerson] | None = None
+    # A child at risk: the children's ages, youngest first, for every reader at the centre;
+    # their names and sexes (`shared_children`) only for its child-protection team.
+    children_ages: list[int] | None = None
+    names_withheld: bool = False
     circumstances: str | None = None
     decision: DecisionPublic | None = None
     notes: list[NotePublic] = Field(default_factory=list)
@@ -459,3 +478,11 @@ class IncomingSummary(SQLModel):
     deadline: datetime | None
     status: ReferralStatus
     created_at: datetime
+
+
+class TeamMember(SQLModel):
+    """A member of a CSW's child-protection team."""
+
+    user_id: uuid.UUID
+    display_name: str
+    since: datetime

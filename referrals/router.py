@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from referrals import api, jobs
+from referrals import api, jobs, team_api
 
 router = APIRouter()
 router.include_router(api.router)
+router.include_router(team_api.router)
 
 
 def schedule(app: FastAPI, scheduler: Any) -> None:

@@ -2,9 +2,10 @@
 
 Every emergency admission refers the client to the CSW of her municipality of residence in the
 admission's own transaction (`refer_admission`), with the decision deadline of the stay, and
-her children to its child-protection team. Reminders are rows made with the referral and swept
-by `sweep`, which writes outbox rows in the transaction that marks the reminders done: a sweep
-that dies leaves its rows pending for the next one, and two sweeps never take the same row.
+her children to its child-protection team with the same deadline. Reminders are rows made with
+the referral and swept by `sweep`, which writes outbox rows in the transaction that marks the
+reminders done: a sweep that dies leaves its rows pending for the next one, and two sweeps never
+take the same row.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from referrals.models import (
     ReferralStatus,
     ReminderKind,
     ReminderState,
-    Scope,
     Source,
     Team,
 )
@@ -377,7 +377,8 @@ def refer_admission(
 
     The CSW must decide by the stay's decision deadline; the referral carries what the law
     obliges (emergency accommodation) until the client's consent widens it. Her children are
-    referred to the CSW's child-protection team (a child at risk: the law obliges). When the
+    referred to the CSW's child-protection team (a child at risk: the law obliges), with the
+    same deadline and reminders; only that team reads their names (`disclosure`). When the
     municipality has no competent CSW in the directory, the referral waits unaddressed and the
     organisation's supervisors are alerted to address it: the admission never waits.
     """
@@ -426,7 +427,8 @@ def refer_admission(
                 dossier={"children": [_person(c) for c in admitted.children]},
                 people=len(admitted.children),
                 children=len(admitted.children),
-                deadline=None,
+                # The team decides on the children by the stay's deadline too: same ladder.
+                deadline=admitted.decision_due_at,
                 consent=None,
                 legal_basis=LegalBasis.CHILD_AT_RISK,
                 legal_note=None,
@@ -608,28 +610,12 @@ def reminders_of(session: Session, referral: Referral) -> list[ReferralReminder]
     )
 
 
-@dataclass(frozen=True)
-class Shared:
-    """What a recipient may read of a referral's personal part."""
-
-    client: dict[str, Any] | None
-    children: list[dict[str, Any]] | None
-    circumstances: str | None
-
-
-def shared_part(cipher: FieldCipher, referral: Referral) -> Shared:
-    """The dossier cut to the consent's scope; a child-protection referral carries the children
-    because the law obliges it (a child at risk)."""
-    dossier = _open(cipher, referral.dossier_key_id, referral.dossier_sealed, DOSSIER_CONTEXT)
-    scope = set(referral.consent_scope)
-    children_by_law = (
-        referral.legal_basis is LegalBasis.CHILD_AT_RISK and referral.team is Team.CHILD_PROTECTION
+def dossier_of(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
+    """The referral's sealed personal part, opened (what a reader may see is `disclosure`'s)."""
+    opened: dict[str, Any] = _open(
+        cipher, referral.dossier_key_id, referral.dossier_sealed, DOSSIER_CONTEXT
     )
-    return Shared(
-        client=dossier.get("client") if Scope.IDENTITY in scope else None,
-        children=dossier.get("children") if Scope.CHILDREN in scope or children_by_law else None,
-        circumstances=dossier.get("circumstances") if Scope.CIRCUMSTANCES in scope else None,
-    )
+    return opened
 
 
 def decision_details(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
@@ -639,18 +625,6 @@ def decision_details(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:
         cipher, referral.decision_key_id, referral.decision_sealed, DECISION_CONTEXT
     )
     return details
-
-
-def record_read(session: Session, *, now: datetime, referral: Referral, actor: Actor) -> None:
-    """A recipient read a referral's personal part: audited, like every read of case data."""
-    _referral_audit(
-        session,
-        now=now,
-        actor=actor,
-        referral=referral,
-        action="read",
-        organisation_id=referral.to_organisation_id,
-    )
 
 
 # --- the sender's acts -----------------------------------------------------------------------

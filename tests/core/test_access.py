@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
+import annotated_types
 import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -107,6 +111,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/organisations/{org_id}/users/{user_id}/enable"): Expect("org", ADMIN),
     ("POST", "/organisations/{org_id}/users/{user_id}/revoke-sessions"): Expect("org", ADMIN),
     ("POST", "/organisations/{org_id}/users/{user_id}/reset-password"): Expect("org", ADMIN),
+    ("POST", "/organisations/{org_id}/users/{user_id}/unlock"): Expect("org", ADMIN),
     ("GET", "/organisations/{org_id}/tokens"): Expect("org", ADMIN),
     ("POST", "/organisations/{org_id}/tokens"): Expect("org", ADMIN),
     ("POST", "/organisations/{org_id}/tokens/{token_id}/revoke"): Expect("org", ADMIN),
@@ -190,6 +195,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", SHELTER + "/entry-approvals/{approval_id}/revoke"): Expect("org", SUPERVISOR),
     ("POST", SHELTER + "/entry-approvals/{approval_id}/entries"): Expect("org", SHELTER_WORKERS),
     ("GET", SHELTER + "/entries"): Expect("org", SHELTER_WORKERS),
+    ("GET", SHELTER + "/reasons"): Expect("org", SHELTER_WORKERS),
     ("POST", SHELTER + "/entries/{entry_id}/exit"): Expect("org", SHELTER_WORKERS),
     # Turn-aways, free beds across the network (counts only), the organisation's figures.
     ("GET", SHELTER + "/turn-aways"): Expect("org", SHELTER_WORKERS),
@@ -224,6 +230,11 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", INBOX + "/acknowledge"): Expect("inbox", RECEIVERS, tokens=True),
     ("POST", INBOX + "/information-requests"): Expect("inbox", RECEIVERS, tokens=True),
     ("POST", INBOX + "/decision"): Expect("inbox", RECEIVERS, tokens=True),
+    # A CSW's child-protection team (who reads a child at risk's name): its admins and
+    # supervisors keep it; nobody outside a CSW has one (403).
+    ("GET", "/referrals/child-protection-team"): Expect("csw", OVERSIGHT),
+    ("PUT", "/referrals/child-protection-team/{user_id}"): Expect("csw", OVERSIGHT),
+    ("DELETE", "/referrals/child-protection-team/{user_id}"): Expect("csw", OVERSIGHT),
 }
 
 # Query strings a route needs to do its work (without them it answers 422, which proves less).
@@ -491,6 +502,7 @@ def _residents(
         now=now,
         shelter=shelter,
         data=HoldCreate(bed_id=beds[1].id, until=now + timedelta(hours=12), note="On her way"),
+        cipher=cipher,
         actor=actor,
     )
     extension = shelter_service.request_extension(
@@ -502,6 +514,7 @@ def _residents(
             new_end=stay.planned_end + timedelta(days=3),
             justification="The centre for social work has not decided yet.",
         ),
+        cipher=cipher,
         user_id=staff.id,
         actor=actor,
     )
@@ -716,6 +729,19 @@ def _url(path: str, population: Population) -> str:
     )
 
 
+def _sign_in(client: TestClient, population: Population, label: str) -> dict[str, str]:
+    """Make the client the caller `label`; the headers its requests must carry."""
+    act_as(client, None)
+    headers: dict[str, str] = {}
+    if label in population.credentials:
+        kind, secret = population.credentials[label]
+        if kind == "bearer":
+            headers["Authorization"] = f"Bearer {secret}"
+        else:
+            act_as(client, {"sigurna_session": secret})
+    return headers
+
+
 def _rendered(records: list[logging.LogRecord]) -> str:
     """Every way a record can reach an operator: both formatters and its raw attributes."""
     json_formatter, console = JsonFormatter(), ConsoleFormatter()
@@ -743,14 +769,7 @@ def test_route_matrix(
 ) -> None:
     population, client = matrix_call.population, matrix_call.client
     url = _url(path, population)
-    act_as(client, None)
-    headers: dict[str, str] = {}
-    if label in population.credentials:
-        kind, secret = population.credentials[label]
-        if kind == "bearer":
-            headers["Authorization"] = f"Bearer {secret}"
-        else:
-            act_as(client, {"sigurna_session": secret})
+    headers = _sign_in(client, population, label)
     json_body: dict[str, object] | None = None if method == "GET" else {}
     # Everything the service logs while it answers, at every level, through the root logger
     # (where the request log line of core.logs.RequestContextMiddleware propagates to).
@@ -781,3 +800,128 @@ def test_route_matrix(
     text = _rendered(caplog.records)
     for marker in markers:
         assert marker not in text
+
+
+# --- integer query parameters ----------------------------------------------------------------
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The edges of a 64-bit integer, and one step past each: a database compares no larger value.
+INT64_EDGES = (INT64_MIN - 1, INT64_MIN, -1, 0, INT64_MAX, INT64_MAX + 1)
+
+
+@dataclass(frozen=True)
+class IntQuery:
+    method: str
+    path: str
+    name: str  # as the query string spells it
+    ge: int | None
+    le: int | None
+
+
+def _is_int(annotation: Any) -> bool:
+    if get_origin(annotation) in (Union, UnionType):
+        return int in get_args(annotation)
+    return annotation is int
+
+
+def _query_fields(dependant: Any) -> Iterator[Any]:
+    yield from dependant.query_params
+    for dependency in dependant.dependencies:
+        yield from _query_fields(dependency)
+
+
+def _bounds(metadata: list[Any]) -> tuple[int | None, int | None]:
+    """A parameter's `Query(ge=..., le=...)` (a gt or lt is not read: it reads as no bound)."""
+    ge = le = None
+    for item in metadata:
+        if isinstance(item, annotated_types.Ge) and isinstance(item.ge, int):
+            ge = item.ge
+        elif isinstance(item, annotated_types.Le) and isinstance(item.le, int):
+            le = item.le
+    return ge, le
+
+
+def _int_queries() -> list[IntQuery]:
+    """Every integer query parameter of every route, with the bounds the route declares."""
+    app = create_app(make_settings("sqlite:///:memory:"))
+    found: set[IntQuery] = set()
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        for field in _query_fields(context.dependant):
+            if not _is_int(field.field_info.annotation):
+                continue
+            ge, le = _bounds(field.field_info.metadata)
+            for method in context.methods or ():
+                if method != "HEAD":
+                    found.add(IntQuery(method, context.path or "", field.alias, ge, le))
+    app.state.engine.dispose()
+    return sorted(found, key=lambda q: (q.path, q.method, q.name))
+
+
+INT_QUERIES = _int_queries()
+
+LIST_LIMIT = (1, 500)
+# The bounds each integer query parameter must have, stated independently of the code: a page's
+# size or a person's figures as their meaning says, an id as its BIGINT column can hold.
+INT_QUERY_BOUNDS: dict[tuple[str, str, str], tuple[int, int]] = {
+    ("GET", "/network/shelter-availability", "age"): (0, 120),
+    ("GET", "/network/shelter-availability", "children"): (0, 12),
+    ("GET", "/network/shelter-availability", "infants"): (0, 12),
+    ("GET", "/organisations/{org_id}/audit", "before_id"): (1, INT64_MAX),
+    ("GET", "/organisations/{org_id}/audit", "limit"): LIST_LIMIT,
+    ("GET", "/organisations/{org_id}/calls", "limit"): LIST_LIMIT,
+    ("GET", "/organisations/{org_id}/notifications", "limit"): LIST_LIMIT,
+    ("GET", "/organisations/{org_id}/referrals", "limit"): LIST_LIMIT,
+    ("GET", "/referrals/inbox", "limit"): LIST_LIMIT,
+}
+
+
+def test_every_integer_query_parameter_is_bounded_within_int64() -> None:
+    declared = {(q.method, q.path, q.name): (q.ge, q.le) for q in INT_QUERIES}
+    assert declared == INT_QUERY_BOUNDS, "state the new parameter's bounds in INT_QUERY_BOUNDS"
+    for ge, le in declared.values():
+        assert ge is not None
+        assert le is not None
+        assert INT64_MIN <= ge <= le <= INT64_MAX
+
+
+def _allowed_caller(method: str, path: str) -> str:
+    """The first of the matrix's callers whom the route lets through."""
+    for label, home, role, via in CALLERS:
+        if _expected_status(EXPECTED[(method, path)], home, role, via) is None:
+            return label
+    raise AssertionError(f"none of the matrix's callers may call {method} {path}")
+
+
+@pytest.mark.parametrize("edge", INT64_EDGES)
+@pytest.mark.parametrize(
+    "query", INT_QUERIES, ids=[f"{q.method} {q.path} {q.name}" for q in INT_QUERIES]
+)
+def test_integer_query_parameters_hold_at_the_int64_edges(
+    matrix_call: Matrix, query: IntQuery, edge: int
+) -> None:
+    """A caller the route admits, sending each edge: never a 5xx; out of bounds, a 422."""
+    population, client = matrix_call.population, matrix_call.client
+    headers = _sign_in(client, population, _allowed_caller(query.method, query.path))
+    params = {**QUERIES.get((query.method, query.path), {}), query.name: str(edge)}
+    response = client.request(
+        query.method,
+        _url(query.path, population),
+        headers=headers,
+        params=params,
+        json=None if query.method == "GET" else {},
+    )
+
+    # Where a bound is missing, past int64 is out of bounds all the same.
+    ge = INT64_MIN if query.ge is None else query.ge
+    le = INT64_MAX if query.le is None else query.le
+    if edge < ge:
+        expected = f"query.{query.name}: Input should be greater than or equal to {ge}"
+    elif edge > le:
+        expected = f"query.{query.name}: Input should be less than or equal to {le}"
+    else:
+        assert 200 <= response.status_code < 300, response.text
+        return
+    assert response.status_code == 422, response.text
+    assert response.json() == {"error": "invalid_input", "message": expected}

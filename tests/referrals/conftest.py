@@ -153,3 +153,37 @@ def outbox_rows(db: Session) -> list[OutboxMessage]:
             )
         ).all()
     )
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """An API token of an organisation (a case system's): its id and its Authorization header."""
+
+    id: str
+    headers: dict[str, str]
+
+
+def bearer(world: World, organisation: Organisation, role: Role) -> Bearer:
+    from core.auth import TOKEN_PREFIX, new_secret, token_digest
+    from core.models import ApiToken
+
+    secret = TOKEN_PREFIX + new_secret()
+    token = ApiToken(
+        organisation_id=organisation.id,
+        name="case system",
+        role=role,
+        prefix=secret[:10],
+        token_hash=token_digest(secret),
+        created_at=world.clock.now(),
+    )
+    world.db.add(token)
+    world.db.flush()
+    return Bearer(str(token.id), {"Authorization": f"Bearer {secret}"})
+
+
+def join_team(client: TestClient, csw_admin: User, user: User, network: Network) -> None:
+    """`user` joins their centre's child-protection team, as its admin puts them on it."""
+    network.login(client, csw_admin)
+    response = client.put(f"/referrals/child-protection-team/{user.id}")
+    assert response.status_code == 200, response.text
+    client.cookies.clear()

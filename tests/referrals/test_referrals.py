@@ -96,21 +96,20 @@ def test_an_admission_refers_the_client_to_the_competent_csw_and_her_children_to
         3,
         2,
     )
+    # The children's referral has the same deadline, and the same reminders.
     assert (children.legal_basis, children.deadline, children.people) == (
         LegalBasis.CHILD_AT_RISK,
-        None,
+        utc("2026-03-09 09:00"),
         2,
     )
-    assert [(r.kind, r.sequence, r.due_at) for r in reminders(db, general)] == [
-        (ReminderKind.CREATED, 0, clock.now()),
-        (ReminderKind.BEFORE_3_DAYS, 0, utc("2026-03-06 09:00")),
-        (ReminderKind.BEFORE_1_DAY, 0, utc("2026-03-08 09:00")),
-        (ReminderKind.DEADLINE, 0, utc("2026-03-09 09:00")),
-        (ReminderKind.OVERDUE, 1, utc("2026-03-10 09:00")),
-    ]
-    assert [(r.kind, r.due_at) for r in reminders(db, children)] == [
-        (ReminderKind.CREATED, clock.now())
-    ]
+    for referral in (general, children):
+        assert [(r.kind, r.sequence, r.due_at) for r in reminders(db, referral)] == [
+            (ReminderKind.CREATED, 0, clock.now()),
+            (ReminderKind.BEFORE_3_DAYS, 0, utc("2026-03-06 09:00")),
+            (ReminderKind.BEFORE_1_DAY, 0, utc("2026-03-08 09:00")),
+            (ReminderKind.DEADLINE, 0, utc("2026-03-09 09:00")),
+            (ReminderKind.OVERDUE, 1, utc("2026-03-10 09:00")),
+        ]
     actions = db.exec(
         select(AuditEvent.action).where(AuditEvent.subject_id == str(general.id))
     ).all()
@@ -434,10 +433,11 @@ def test_what_a_csw_reads_is_what_the_consent_or_the_law_allows_and_each_read_is
     read = client.get(f"/referrals/inbox/{general.id}").json()
     assert (read["client"], read["shared_children"], read["circumstances"]) == (None, None, None)
     assert "Mara" not in json.dumps(read)
-    # A child at risk is reported to child protection by law: the children are shown.
+    # A child at risk is reported to child protection by law: the children are identified to
+    # the centre's child-protection team only; this officer is not on it (test_child_protection).
     child_read = client.get(f"/referrals/inbox/{children.id}").json()
-    assert child_read["shared_children"] == [{"name": "Child 0 Test", "sex": "female", "age": 5}]
-    assert child_read["client"] is None
+    assert (child_read["shared_children"], child_read["children_ages"]) == (None, [5])
+    assert (child_read["names_withheld"], child_read["client"]) == (True, None)
     # She agrees to share who she is and what happened, not her children.
     network.login(client, network.place.staff)
     consent = client.put(
