@@ -36,16 +36,20 @@ from shelters.deps import (
 )
 from shelters.models import (
     AdmissionCreate,
+    AdmissionPublic,
     ApprovalCreate,
     ApprovalPublic,
     AssessmentCreate,
     AssessmentPublic,
+    Bed,
     BedCreate,
     BedKind,
+    BedOccupancy,
     BedPublic,
     BedServiceSet,
     BedState,
     DischargeCreate,
+    EntryApproval,
     EntryPublic,
     ExtensionCreate,
     ExtensionDecision,
@@ -57,6 +61,7 @@ from shelters.models import (
     MemberPublic,
     PerpetratorCreate,
     PerpetratorPublic,
+    ReasonPublic,
     RoomCreate,
     RoomPublic,
     Sex,
@@ -65,6 +70,7 @@ from shelters.models import (
     ShelterPublic,
     ShelterUpdate,
     Stay,
+    StayExtension,
     StayPublic,
     StayStatus,
     TransferCreate,
@@ -186,6 +192,15 @@ def _shelter_public(shelter: Shelter, *, cipher: FieldCipher, sees_people: bool)
     return public
 
 
+_STAY_PRIVATE = {
+    "organisation_id",
+    "admitted_by",
+    "created_at",
+    "municipality_key_id",
+    "municipality_sealed",
+}
+
+
 def _stays_public(
     session: Session, stays: list[Stay], *, cipher: FieldCipher, now: datetime
 ) -> list[StayPublic]:
@@ -194,7 +209,8 @@ def _stays_public(
     beds = service.beds_of(session, ids, now=now)
     return [
         StayPublic(
-            **stay.model_dump(exclude={"organisation_id", "admitted_by", "created_at"}),
+            **stay.model_dump(exclude=_STAY_PRIVATE),
+            municipality=service.reveal_municipality(cipher, stay),
             members=[
                 MemberPublic(
                     id=m.id,
@@ -215,8 +231,69 @@ def _stay_public(session: Session, stay: Stay, *, cipher: FieldCipher, now: date
     return _stays_public(session, [stay], cipher=cipher, now=now)[0]
 
 
-def _extension_public(extension: object) -> ExtensionPublic:
-    return ExtensionPublic.model_validate(extension, from_attributes=True)
+def _extension_public(cipher: FieldCipher, extension: StayExtension) -> ExtensionPublic:
+    text = service.reveal_extension(cipher, extension)
+    return ExtensionPublic(
+        id=extension.id,
+        stay_id=extension.stay_id,
+        previous_end=extension.previous_end,
+        new_end=extension.new_end,
+        justification=text.justification,
+        status=extension.status,
+        requested_by=extension.requested_by,
+        requested_at=extension.requested_at,
+        decided_by=extension.decided_by,
+        decided_at=extension.decided_at,
+        decision_note=text.decision_note,
+    )
+
+
+def _bed_public(cipher: FieldCipher, bed: Bed) -> BedPublic:
+    return BedPublic(
+        id=bed.id,
+        room_id=bed.room_id,
+        label=bed.label,
+        kind=bed.kind,
+        out_of_service=bed.out_of_service,
+        out_of_service_reason=service.reveal_bed_reason(cipher, bed),
+    )
+
+
+def _hold_public(cipher: FieldCipher, hold: BedOccupancy) -> HoldPublic:
+    return HoldPublic(
+        id=hold.id,
+        bed_id=hold.bed_id,
+        starts_at=hold.starts_at,
+        ends_at=hold.ends_at,
+        note=service.reveal_note(cipher, hold),
+    )
+
+
+def _approvals_public(
+    session: Session, approvals: list[EntryApproval], *, cipher: FieldCipher
+) -> list[ApprovalPublic]:
+    overrides = service.overrides_of(session, (a.id for a in approvals))
+    found: list[ApprovalPublic] = []
+    for approval in approvals:
+        text = service.reveal_approval(cipher, approval)
+        override = overrides.get(approval.id)
+        found.append(
+            ApprovalPublic(
+                id=approval.id,
+                person_name=text.person_name,
+                organisation=text.organisation,
+                purpose=text.purpose,
+                valid_from=approval.valid_from,
+                valid_until=approval.valid_until,
+                approved_by=approval.approved_by,
+                created_at=approval.created_at,
+                revoked_at=approval.revoked_at,
+                override_by=override.recorded_by if override else None,
+                override_at=override.created_at if override else None,
+                override_reason=service.reveal_reason(cipher, override) if override else None,
+            )
+        )
+    return found
 
 
 def _availability_public(found: list[service.Availability]) -> list[AvailabilityPublic]:
@@ -306,6 +383,7 @@ def lockdown_route(
         shelter=gate.shelter,
         on=body.lockdown,
         reason=body.reason,
+        cipher=cipher,
         actor=gate.principal.actor(request_id),
     )
     return _shelter_public(shelter, cipher=cipher, sees_people=gate.sees_people)
@@ -387,11 +465,8 @@ def add_room_route(
 
 
 @router.get(SHELTER + "/beds")
-def list_beds_route(gate: ReadGate, session: SessionDep) -> list[BedPublic]:
-    return [
-        BedPublic.model_validate(b, from_attributes=True)
-        for b in service.list_beds(session, shelter_id=gate.shelter.id)
-    ]
+def list_beds_route(gate: ReadGate, session: SessionDep, cipher: CipherDep) -> list[BedPublic]:
+    return [_bed_public(cipher, b) for b in service.list_beds(session, shelter_id=gate.shelter.id)]
 
 
 @router.post(SHELTER + "/beds", status_code=201)
@@ -400,6 +475,7 @@ def add_bed_route(
     gate: ConfigureGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> BedPublic:
     bed = service.add_bed(
@@ -409,7 +485,7 @@ def add_bed_route(
         data=body,
         actor=gate.principal.actor(request_id),
     )
-    return BedPublic.model_validate(bed, from_attributes=True)
+    return _bed_public(cipher, bed)
 
 
 @router.put(SHELTER + "/beds/{bed_id}/service")
@@ -419,6 +495,7 @@ def bed_service_route(
     gate: WorkGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> BedPublic:
     """Take a free bed out of service (repairs, infection) or bring it back."""
@@ -429,9 +506,10 @@ def bed_service_route(
         bed_id=bed_id,
         out_of_service=body.out_of_service,
         reason=body.reason,
+        cipher=cipher,
         actor=gate.principal.actor(request_id),
     )
-    return BedPublic.model_validate(bed, from_attributes=True)
+    return _bed_public(cipher, bed)
 
 
 @router.get(SHELTER + "/board")
@@ -489,6 +567,7 @@ def hold_route(
     gate: WorkGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> HoldPublic:
     """Reserve a free bed for someone on their way (at most 24 hours)."""
@@ -497,9 +576,10 @@ def hold_route(
         now=clock.now(),
         shelter=gate.shelter,
         data=body,
+        cipher=cipher,
         actor=gate.principal.actor(request_id),
     )
-    return HoldPublic.model_validate(hold, from_attributes=True)
+    return _hold_public(cipher, hold)
 
 
 @router.delete(SHELTER + "/holds/{hold_id}", status_code=204)
@@ -533,7 +613,9 @@ def admit_route(
 ) -> Any:
     """Emergency admission, 24/7. With no eligible free bed: 409 with where else to go.
 
-    The refusal is an answer, not an error: the turn-away it records is kept.
+    The refusal is an answer, not an error: the turn-away it records is kept. A night admission
+    entered later names when she arrived (`admitted_at`, at most 24 hours ago). The answer says
+    when the group could not be kept in one room (`split_across_rooms`, `notice`).
     """
     now = clock.now()
     result = service.admit(
@@ -556,7 +638,10 @@ def admit_route(
             support_at_distance=True,
         )
         return JSONResponse(status_code=409, content=refused.model_dump(mode="json"))
-    return _stay_public(session, result.stay, cipher=cipher, now=now)
+    stay = _stay_public(session, result.stay, cipher=cipher, now=now)
+    return AdmissionPublic(
+        **stay.model_dump(), split_across_rooms=result.split_across_rooms, notice=result.notice
+    )
 
 
 _REFUSALS = {
@@ -631,6 +716,7 @@ def transfer_route(
         target=target,
         stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
         data=body,
+        cipher=cipher,
         actor=gate.principal.actor(request_id),
     )
     return _stay_public(session, stay, cipher=cipher, now=now)
@@ -654,6 +740,7 @@ def discharge_route(
         shelter=gate.shelter,
         stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
         data=body,
+        cipher=cipher,
         actor=gate.principal.actor(request_id),
     )
     return _stay_public(session, stay, cipher=cipher, now=now)
@@ -661,10 +748,10 @@ def discharge_route(
 
 @router.get(STAY + "/extensions")
 def list_extensions_route(
-    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep
+    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, cipher: CipherDep
 ) -> list[ExtensionPublic]:
     stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
-    return [_extension_public(e) for e in service.list_extensions(session, stay=stay)]
+    return [_extension_public(cipher, e) for e in service.list_extensions(session, stay=stay)]
 
 
 @router.post(STAY + "/extensions", status_code=201)
@@ -674,6 +761,7 @@ def request_extension_route(
     gate: WorkGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> ExtensionPublic:
     """Ask to keep the stay beyond its planned end, with a written justification."""
@@ -683,10 +771,11 @@ def request_extension_route(
         shelter=gate.shelter,
         stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
         data=body.model_copy(update={"new_end": ensure_utc(body.new_end)}),
+        cipher=cipher,
         user_id=gate.user_id,
         actor=gate.principal.actor(request_id),
     )
-    return _extension_public(extension)
+    return _extension_public(cipher, extension)
 
 
 def _decide(
@@ -697,6 +786,7 @@ def _decide(
     gate: Gate,
     session: Session,
     now: datetime,
+    cipher: FieldCipher,
     request_id: str | None,
 ) -> ExtensionPublic:
     stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
@@ -708,10 +798,11 @@ def _decide(
         extension=service.get_extension(session, stay=stay, extension_id=extension_id),
         approve=approve,
         note=body.note,
+        cipher=cipher,
         user_id=gate.user_id,
         actor=gate.principal.actor(request_id),
     )
-    return _extension_public(extension)
+    return _extension_public(cipher, extension)
 
 
 @router.post(STAY + "/extensions/{extension_id}/approve")
@@ -722,10 +813,13 @@ def approve_extension_route(
     gate: DecideGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> ExtensionPublic:
     """A supervisor approves: the stay's planned end becomes the extension's new end."""
-    return _decide(True, stay_id, extension_id, body, gate, session, clock.now(), request_id)
+    return _decide(
+        True, stay_id, extension_id, body, gate, session, clock.now(), cipher, request_id
+    )
 
 
 @router.post(STAY + "/extensions/{extension_id}/reject")
@@ -736,9 +830,12 @@ def reject_extension_route(
     gate: DecideGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> ExtensionPublic:
-    return _decide(False, stay_id, extension_id, body, gate, session, clock.now(), request_id)
+    return _decide(
+        False, stay_id, extension_id, body, gate, session, clock.now(), cipher, request_id
+    )
 
 
 # --- assessments and work plans --------------------------------------------------------------
@@ -841,7 +938,9 @@ def add_work_plan_route(
 
 
 @router.get(SHELTER + "/attention")
-def attention_route(gate: WorkGate, session: SessionDep, clock: ClockDep) -> AttentionPublic:
+def attention_route(
+    gate: WorkGate, session: SessionDep, clock: ClockDep, cipher: CipherDep
+) -> AttentionPublic:
     """Overdue needs assessments, stays ending within 24 hours, extensions awaiting a decision."""
     found = service.attention(session, shelter=gate.shelter, now=clock.now())
     return AttentionPublic(
@@ -853,7 +952,7 @@ def attention_route(gate: WorkGate, session: SessionDep, clock: ClockDep) -> Att
             EndingStay(stay_id=s.id, reference=s.reference, planned_end=s.planned_end)
             for s in found.ending_soon
         ],
-        extensions_pending=[_extension_public(e) for e in found.extensions_pending],
+        extensions_pending=[_extension_public(cipher, e) for e in found.extensions_pending],
         nights_over_hard_capacity=found.over_capacity_nights,
     )
 
@@ -904,11 +1003,11 @@ def record_perpetrator_route(
 
 
 @router.get(SHELTER + "/entry-approvals")
-def list_approvals_route(gate: WorkGate, session: SessionDep) -> list[ApprovalPublic]:
-    return [
-        ApprovalPublic.model_validate(a, from_attributes=True)
-        for a in service.list_approvals(session, shelter=gate.shelter)
-    ]
+def list_approvals_route(
+    gate: WorkGate, session: SessionDep, cipher: CipherDep
+) -> list[ApprovalPublic]:
+    approvals = service.list_approvals(session, shelter=gate.shelter)
+    return _approvals_public(session, approvals, cipher=cipher)
 
 
 @router.post(SHELTER + "/entry-approvals", status_code=201)
@@ -920,7 +1019,12 @@ def approve_entry_route(
     cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> ApprovalPublic:
-    """A supervisor lets a third party in, for a stated period and purpose."""
+    """A supervisor lets a third party in, for a stated period and purpose.
+
+    Never a resident's recorded perpetrator (409). A name close to one (an initial, a word more
+    or less, a letter or two apart) needs the supervisor's explicit override: `override_reason`
+    (409 `override_required` without it); who, when and why are kept and audited.
+    """
     approval = service.approve_entry(
         session,
         now=clock.now(),
@@ -935,7 +1039,7 @@ def approve_entry_route(
         user_id=gate.user_id,
         actor=gate.principal.actor(request_id),
     )
-    return ApprovalPublic.model_validate(approval, from_attributes=True)
+    return _approvals_public(session, [approval], cipher=cipher)[0]
 
 
 @router.post(SHELTER + "/entry-approvals/{approval_id}/revoke")
@@ -944,6 +1048,7 @@ def revoke_approval_route(
     gate: DecideGate,
     session: SessionDep,
     clock: ClockDep,
+    cipher: CipherDep,
     request_id: RequestIdDep,
 ) -> ApprovalPublic:
     approval = service.revoke_approval(
@@ -954,7 +1059,7 @@ def revoke_approval_route(
         user_id=gate.user_id,
         actor=gate.principal.actor(request_id),
     )
-    return ApprovalPublic.model_validate(approval, from_attributes=True)
+    return _approvals_public(session, [approval], cipher=cipher)[0]
 
 
 @router.get(SHELTER + "/entries")
@@ -1002,6 +1107,32 @@ def record_exit_route(
         actor=gate.principal.actor(request_id),
     )
     return EntryPublic.model_validate(entry, from_attributes=True)
+
+
+# --- reasons ---------------------------------------------------------------------------------
+
+
+@router.get(SHELTER + "/reasons")
+def list_reasons_route(
+    gate: WorkGate,
+    session: SessionDep,
+    cipher: CipherDep,
+    subject_id: uuid.UUID | None = None,
+) -> list[ReasonPublic]:
+    """Why things were done here (transfers, discharges, lockdowns, beds out of service,
+    overrides), newest first: the audit log names these rows and never carries the text."""
+    return [
+        ReasonPublic(
+            id=row.id,
+            action=row.action,
+            subject_type=row.subject_type,
+            subject_id=row.subject_id,
+            reason=service.reveal_reason(cipher, row),
+            recorded_by=row.recorded_by,
+            created_at=row.created_at,
+        )
+        for row in service.list_reasons(session, shelter=gate.shelter, subject_id=subject_id)
+    ]
 
 
 # --- turn-aways, network availability, figures -----------------------------------------------

@@ -1,7 +1,10 @@
 """Shelters, rooms and beds; stays with their people and bed occupancies; assessments, work plans,
 perpetrators kept out, entry approvals and turn-aways.
 
-A shelter's address and every person's name are sealed (AES-GCM, `core.crypto`); the bed board
+A shelter's address, every person's name and every free-text field (notes, reasons,
+justifications, a visitor's organisation and purpose, a stay's municipality) are sealed (AES-GCM,
+`core.crypto`): `<field>_key_id` + `<field>_sealed`, opened only to answer the people who may read
+them. Reasons given for an act live in `shelter_reason`, which its audit event names. The bed board
 shows names only to that shelter's staff. Occupancy periods are half-open `[starts_at, ends_at)`
 with `ends_at` NULL while open; PostgreSQL refuses overlapping periods for one bed or one person
 with exclusion constraints, SQLite with triggers (both made in migration 0004).
@@ -280,7 +283,8 @@ class Bed(SQLModel, table=True):
     label: str = Field(max_length=40)
     kind: BedKind = Field(sa_type=enum_type(BedKind, "bed_kind"))
     out_of_service: bool = False
-    out_of_service_reason: str | None = Field(default=None, max_length=200)
+    out_of_service_reason_key_id: str | None = Field(default=None, max_length=32)
+    out_of_service_reason_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -332,7 +336,10 @@ class Stay(SQLModel, table=True):
     reference: str = Field(max_length=16, unique=True)
     channel: Channel = Field(sa_type=enum_type(Channel, "stay_channel"))
     call_id: uuid.UUID | None = Field(default=None)
-    municipality: str = Field(max_length=80)
+    # Every stay has one; NULL is allowed only because SQLite cannot add NOT NULL to a table
+    # that others reference without rebuilding it (migration 0007).
+    municipality_key_id: str = Field(max_length=32, nullable=True)
+    municipality_sealed: bytes = Field(sa_type=sa.LargeBinary, nullable=True)
     at_distance: bool = False  # support at distance: a placement outside the shelter, no bed
     # Kept on the stay so that the figures count people without reading every member row.
     people: int = 1
@@ -393,7 +400,8 @@ class BedOccupancy(SQLModel, table=True):
     stay_id: uuid.UUID | None = Field(default=None, foreign_key="shelter_stay.id", index=True)
     member_id: uuid.UUID | None = Field(default=None, foreign_key="shelter_stay_member.id")
     child: bool = False
-    note: str | None = Field(default=None, max_length=200)
+    note_key_id: str | None = Field(default=None, max_length=32)
+    note_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -424,6 +432,8 @@ class AdmissionCreate(SQLModel):
     contract_days: int = Field(default=MAX_STAY_DAYS, ge=1, le=MAX_STAY_DAYS)
     at_distance: bool = False
     use_soft_capacity: bool = False
+    # A night admission entered later: when she really arrived (at most 24 hours ago).
+    admitted_at: AwareDatetime | None = None
 
     @field_validator("municipality")
     @classmethod
@@ -472,6 +482,13 @@ class StayPublic(SQLModel):
     csw_outcome: CswOutcome | None
     csw_decided_at: datetime | None
     members: list[MemberPublic]
+
+
+class AdmissionPublic(StayPublic):
+    """The answer to an admission: the stay, and whether its group had to be split."""
+
+    split_across_rooms: bool  # the service picked beds in more than one room for the group
+    notice: str | None = None
 
 
 class HoldCreate(SQLModel):
@@ -540,7 +557,8 @@ class StayExtension(SQLModel, table=True):
     stay_id: uuid.UUID = Field(foreign_key="shelter_stay.id", index=True)
     previous_end: datetime = Field(sa_type=UTCDateTime)
     new_end: datetime = Field(sa_type=UTCDateTime)
-    justification: str = Field(max_length=2000)
+    justification_key_id: str = Field(max_length=32)
+    justification_sealed: bytes = Field(sa_type=sa.LargeBinary)
     status: ExtensionStatus = Field(
         default=ExtensionStatus.PENDING, sa_type=enum_type(ExtensionStatus, "extension_status")
     )
@@ -548,7 +566,8 @@ class StayExtension(SQLModel, table=True):
     requested_at: datetime = Field(sa_type=UTCDateTime)
     decided_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    decision_note: str | None = Field(default=None, max_length=500)
+    decision_note_key_id: str | None = Field(default=None, max_length=32)
+    decision_note_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
 
 
 class ExtensionPublic(SQLModel):
@@ -653,7 +672,6 @@ class Perpetrator(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     shelter_id: uuid.UUID = Field(foreign_key="shelter.id", index=True)
     stay_id: uuid.UUID = Field(foreign_key="shelter_stay.id")
-    name_hash: str = Field(max_length=64, index=True)
     name_key_id: str = Field(max_length=32)
     name_sealed: bytes = Field(sa_type=sa.LargeBinary)
     recorded_by: uuid.UUID = Field(foreign_key="user_account.id")
@@ -685,10 +703,11 @@ class EntryApproval(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     shelter_id: uuid.UUID = Field(foreign_key="shelter.id", index=True)
-    person_name: str = Field(max_length=120)
-    name_hash: str = Field(max_length=64)
-    organisation: str = Field(max_length=120)
-    purpose: str = Field(max_length=500)
+    # The person's name, organisation and purpose, as sealed JSON. Every row has them; the
+    # columns allow NULL only because SQLite cannot add NOT NULL to a table that others
+    # reference without rebuilding it (migration 0007).
+    details_key_id: str = Field(max_length=32, nullable=True)
+    details_sealed: bytes = Field(sa_type=sa.LargeBinary, nullable=True)
     valid_from: datetime = Field(sa_type=UTCDateTime)
     valid_until: datetime = Field(sa_type=UTCDateTime)
     approved_by: uuid.UUID = Field(foreign_key="user_account.id")
@@ -705,6 +724,8 @@ class ApprovalCreate(SQLModel):
     purpose: str = Field(min_length=3, max_length=500)
     valid_from: AwareDatetime
     valid_until: AwareDatetime
+    # Needed, and only heeded, when the name is close to a barred person's (a supervisor's call).
+    override_reason: str | None = Field(default=None, min_length=10, max_length=500)
 
     @field_validator("person_name", "organisation")
     @classmethod
@@ -728,6 +749,10 @@ class ApprovalPublic(SQLModel):
     approved_by: uuid.UUID
     created_at: datetime
     revoked_at: datetime | None
+    # A name close to a barred person's, approved by a supervisor's override: who, when, why.
+    override_by: uuid.UUID | None = None
+    override_at: datetime | None = None
+    override_reason: str | None = None
 
 
 class EntryLog(SQLModel, table=True):
@@ -794,3 +819,36 @@ class TurnAwayPublic(SQLModel):
     failed: list[str]
     sent_to: SentTo
     sent_to_shelter_id: uuid.UUID | None
+
+
+# --- reasons ---------------------------------------------------------------------------------
+
+
+class ShelterReason(SQLModel, table=True):
+    """Why something was done (a transfer, a discharge, a lockdown, a bed taken out of service,
+    an override), sealed. The act's audit event names this row instead of carrying the text."""
+
+    __tablename__ = "shelter_reason"
+    __table_args__ = (
+        sa.Index("ix_shelter_reason_shelter_id_subject_id", "shelter_id", "subject_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    shelter_id: uuid.UUID = Field(foreign_key="shelter.id")
+    action: str = Field(max_length=64)
+    subject_type: str = Field(max_length=40)
+    subject_id: uuid.UUID
+    key_id: str = Field(max_length=32)
+    sealed: bytes = Field(sa_type=sa.LargeBinary)
+    recorded_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReasonPublic(SQLModel):
+    id: uuid.UUID
+    action: str
+    subject_type: str
+    subject_id: uuid.UUID
+    reason: str
+    recorded_by: uuid.UUID | None
+    created_at: datetime

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -23,9 +22,11 @@ from sqlmodel import Session, col, func, or_, select
 
 from core import audit
 from core.audit import Actor
+from core.clock import ensure_utc
 from core.crypto import FieldCipher, Sealed
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Organisation, Role, User, UserRole
+from shelters import names
 from shelters.models import (
     AdmissionCreate,
     ApprovalCreate,
@@ -54,6 +55,7 @@ from shelters.models import (
     Sex,
     Shelter,
     ShelterCreate,
+    ShelterReason,
     ShelterStaff,
     ShelterUpdate,
     Stay,
@@ -76,12 +78,19 @@ MEMBER_CONTEXT = "shelter_stay_member.name"
 PERPETRATOR_CONTEXT = "shelter_perpetrator.name"
 ASSESSMENT_CONTEXT = "shelter_needs_assessment"
 WORK_PLAN_CONTEXT = "shelter_work_plan"
-NAME_PURPOSE = "person-name"
+BED_REASON_CONTEXT = "shelter_bed.out_of_service_reason"
+NOTE_CONTEXT = "shelter_bed_occupancy.note"
+MUNICIPALITY_CONTEXT = "shelter_stay.municipality"
+JUSTIFICATION_CONTEXT = "shelter_stay_extension.justification"
+DECISION_NOTE_CONTEXT = "shelter_stay_extension.decision_note"
+APPROVAL_CONTEXT = "shelter_entry_approval.details"
+REASON_CONTEXT = "shelter_reason"
 CSW_DECISION_DAYS = 7
 ASSESSMENT_DUE = timedelta(hours=24)
 ENDING_SOON = timedelta(hours=24)
 MAX_EXTENDED_STAY_DAYS = 90
 MAX_HOLD = timedelta(hours=24)
+MAX_LATE_ENTRY = timedelta(hours=24)  # a night admission may be entered up to a day later
 MAX_FIGURES_DAYS = 366
 CRIB_AGE = 3  # cots are for children under three
 ADMISSION_ROLES = frozenset({Role.SUPERVISOR, Role.SHELTER_STAFF})
@@ -122,16 +131,96 @@ def _open(cipher: FieldCipher, key_id: str, blob: bytes, context: str) -> str:
     return cipher.open(Sealed(key_id, blob), context=context)
 
 
-def normalise_name(name: str) -> str:
-    """Case, accents, spacing and word order removed, so that one person matches themself."""
-    text = name.casefold().replace("đ", "dj").replace("ß", "ss")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    words = "".join(c if c.isalnum() else " " for c in text).split()
-    return " ".join(sorted(words))
+def _seal_optional(
+    cipher: FieldCipher, value: str | None, context: str
+) -> tuple[str | None, bytes | None]:
+    return (None, None) if value is None else _seal(cipher, value, context)
 
 
-def name_hash(cipher: FieldCipher, name: str) -> str:
-    return cipher.keyed_hash(normalise_name(name), purpose=NAME_PURPOSE)
+def _open_optional(
+    cipher: FieldCipher, key_id: str | None, blob: bytes | None, context: str
+) -> str | None:
+    return None if key_id is None or blob is None else _open(cipher, key_id, blob, context)
+
+
+def _user_of(actor: Actor) -> uuid.UUID | None:
+    return uuid.UUID(actor.id) if actor.type == "user" and actor.id else None
+
+
+def _audit_with_reason(
+    session: Session,
+    *,
+    now: datetime,
+    cipher: FieldCipher,
+    shelter: Shelter,
+    action: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    text: str,
+    actor: Actor,
+    context: str = "",
+) -> ShelterReason:
+    """Audit an act and keep the reason given for it, sealed: the audit event names the reason
+    row ("reason <id>", after any `context` of ours) and never carries the text."""
+    key_id, blob = _seal(cipher, text, REASON_CONTEXT)
+    row = ShelterReason(
+        shelter_id=shelter.id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        key_id=key_id,
+        sealed=blob,
+        recorded_by=_user_of(actor),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    _audit(
+        session,
+        now=now,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        organisation_id=shelter.organisation_id,
+        reason=f"{context}reason {row.id}",
+    )
+    return row
+
+
+def list_reasons(
+    session: Session, *, shelter: Shelter, subject_id: uuid.UUID | None, limit: int = 500
+) -> list[ShelterReason]:
+    query = select(ShelterReason).where(ShelterReason.shelter_id == shelter.id)
+    if subject_id is not None:
+        query = query.where(ShelterReason.subject_id == subject_id)
+    return list(
+        session.exec(
+            query.order_by(col(ShelterReason.created_at).desc(), col(ShelterReason.id)).limit(limit)
+        ).all()
+    )
+
+
+OVERRIDE_ACTION = "shelter.entry_override"
+
+
+def overrides_of(
+    session: Session, approval_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ShelterReason]:
+    """approval id -> the supervisor's override that let a close name in (who, when, why)."""
+    wanted = set(approval_ids)
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(ShelterReason).where(
+            ShelterReason.action == OVERRIDE_ACTION, col(ShelterReason.subject_id).in_(wanted)
+        )
+    ).all()
+    return {row.subject_id: row for row in rows}
+
+
+def reveal_reason(cipher: FieldCipher, row: ShelterReason) -> str:
+    return _open(cipher, row.key_id, row.sealed, REASON_CONTEXT)
 
 
 def _end_occupancy(session: Session, occupancy: BedOccupancy, now: datetime) -> None:
@@ -143,12 +232,17 @@ def _end_occupancy(session: Session, occupancy: BedOccupancy, now: datetime) -> 
         session.add(occupancy)
 
 
-def _current(now: datetime) -> Any:
-    """Occupancies in force at `now` (periods are half-open)."""
+def _during(start: datetime, end: datetime) -> Any:
+    """Occupancies in force at some instant from `start` to `end` (periods are half-open)."""
     return sa.and_(
-        col(BedOccupancy.starts_at) <= now,
-        or_(col(BedOccupancy.ends_at).is_(None), col(BedOccupancy.ends_at) > now),
+        col(BedOccupancy.starts_at) <= end,
+        or_(col(BedOccupancy.ends_at).is_(None), col(BedOccupancy.ends_at) > start),
     )
+
+
+def _current(now: datetime) -> Any:
+    """Occupancies in force at `now`."""
+    return _during(now, now)
 
 
 # --- shelters --------------------------------------------------------------------------------
@@ -270,7 +364,14 @@ def update_shelter(
 
 
 def set_lockdown(
-    session: Session, *, now: datetime, shelter: Shelter, on: bool, reason: str, actor: Actor
+    session: Session,
+    *,
+    now: datetime,
+    shelter: Shelter,
+    on: bool,
+    reason: str,
+    cipher: FieldCipher,
+    actor: Actor,
 ) -> Shelter:
     """Suspend (or restore) every entry approval of the shelter."""
     shelter = lock_shelter(session, shelter)
@@ -279,15 +380,16 @@ def set_lockdown(
         shelter.lockdown_changed_at = now
         session.add(shelter)
         session.flush()
-        _audit(
+        _audit_with_reason(
             session,
             now=now,
-            actor=actor,
+            cipher=cipher,
+            shelter=shelter,
             action="shelter.lockdown_on" if on else "shelter.lockdown_off",
             subject_type="shelter",
             subject_id=shelter.id,
-            organisation_id=shelter.organisation_id,
-            reason=reason,
+            text=reason,
+            actor=actor,
         )
     return shelter
 
@@ -449,6 +551,7 @@ def set_bed_service(
     bed_id: uuid.UUID,
     out_of_service: bool,
     reason: str,
+    cipher: FieldCipher,
     actor: Actor,
 ) -> Bed:
     """Take a bed out of service (only while nobody is in it or holds it) or bring it back."""
@@ -457,20 +560,32 @@ def set_bed_service(
     if out_of_service and _bed_taken(session, bed.id, now=now):
         raise Conflict("The bed is occupied or reserved: move the person or end the hold first.")
     bed.out_of_service = out_of_service
-    bed.out_of_service_reason = reason if out_of_service else None
+    bed.out_of_service_reason_key_id, bed.out_of_service_reason_sealed = _seal_optional(
+        cipher, reason if out_of_service else None, BED_REASON_CONTEXT
+    )
     session.add(bed)
     session.flush()
-    _audit(
+    _audit_with_reason(
         session,
         now=now,
-        actor=actor,
+        cipher=cipher,
+        shelter=shelter,
         action="shelter.bed_out_of_service" if out_of_service else "shelter.bed_in_service",
         subject_type="shelter_bed",
         subject_id=bed.id,
-        organisation_id=shelter.organisation_id,
-        reason=reason,
+        text=reason,
+        actor=actor,
     )
     return bed
+
+
+def reveal_bed_reason(cipher: FieldCipher, bed: Bed) -> str | None:
+    return _open_optional(
+        cipher,
+        bed.out_of_service_reason_key_id,
+        bed.out_of_service_reason_sealed,
+        BED_REASON_CONTEXT,
+    )
 
 
 def _bed_taken(session: Session, bed_id: uuid.UUID, *, now: datetime) -> bool:
@@ -738,6 +853,23 @@ class TurnedAway:
 class Admitted:
     stay: Stay
     members: list[StayMember] = field(default_factory=list)
+    split_across_rooms: bool = False
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class _Placement:
+    beds: list[uuid.UUID]  # one per person, in the order of the admission
+    split: bool = False
+    notice: str | None = None
+
+
+SPLIT_NOTICE = (
+    "The group is split across rooms: no room had enough eligible free beds for all of them."
+)
+NAMED_SPLIT_NOTICE = (
+    "The group is split across rooms: the beds named for it are in different rooms."
+)
 
 
 def _new_reference(session: Session) -> str:
@@ -747,17 +879,81 @@ def _new_reference(session: Session) -> str:
             return reference
 
 
+def admission_time(admitted_at: datetime | None, *, now: datetime) -> datetime:
+    """When she arrived: now, or a time entered late (at most 24 hours ago, never ahead)."""
+    if admitted_at is None:
+        return now
+    admitted_at = ensure_utc(admitted_at)
+    if admitted_at > now:
+        raise InvalidInput("admitted_at: must not be in the future.")
+    if admitted_at < now - MAX_LATE_ENTRY:
+        raise InvalidInput("admitted_at: must be at most 24 hours ago; admit her as of now.")
+    return admitted_at
+
+
+def _kinds_for(person: PersonIn) -> list[BedKind]:
+    """The beds a person may have, best first: cots only (and first) for children under three."""
+    if person.age < CRIB_AGE:
+        return [BedKind.COT, BedKind.BED, BedKind.EMERGENCY]
+    return [BedKind.BED, BedKind.EMERGENCY]
+
+
+def _assign(free: Sequence[Bed], people: Sequence[PersonIn]) -> list[Bed] | None:
+    """A bed of `free` (in label order) for each person, best kind first; None if one has none."""
+    left = list(free)
+    picked: list[Bed] = []
+    for person in people:
+        pick = next((b for kind in _kinds_for(person) for b in left if b.kind is kind), None)
+        if pick is None:
+            return None
+        left.remove(pick)
+        picked.append(pick)
+    return picked
+
+
+def _one_room(
+    free: Sequence[Bed], people: Sequence[PersonIn], preferred: set[uuid.UUID]
+) -> list[Bed] | None:
+    """Beds for `people` all in one room, if a room has enough eligible free beds: a room where
+    the group already has a named bed first, then the fewest emergency beds, then the room of
+    the first bed by label."""
+    order = {bed.id: index for index, bed in enumerate(free)}
+    rooms: dict[uuid.UUID, list[Bed]] = defaultdict(list)
+    for bed in free:
+        rooms[bed.room_id].append(bed)
+    found: list[tuple[tuple[bool, int, int], list[Bed]]] = []
+    for room_id, beds in rooms.items():
+        picked = _assign(beds, people)
+        if picked is not None:
+            emergency = sum(1 for b in picked if b.kind is BedKind.EMERGENCY)
+            cost = (room_id not in preferred, emergency, min(order[b.id] for b in picked))
+            found.append((cost, picked))
+    return min(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def _taken_between(
+    session: Session, *, shelter: Shelter, since: datetime, now: datetime
+) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """(beds held, beds occupied) at any instant from `since` to `now`."""
+    rows = session.exec(
+        select(BedOccupancy).where(BedOccupancy.shelter_id == shelter.id, _during(since, now))
+    ).all()
+    held = {o.bed_id for o in rows if o.kind is OccupancyKind.RESERVED}
+    return held, {o.bed_id for o in rows if o.kind is OccupancyKind.OCCUPIED}
+
+
 def _pick_beds(
-    session: Session, *, shelter: Shelter, people: list[PersonIn], now: datetime
-) -> list[uuid.UUID] | None:
-    """A bed for each person (theirs if named), or None when not everyone fits.
+    session: Session, *, shelter: Shelter, people: list[PersonIn], since: datetime, now: datetime
+) -> _Placement | None:
+    """A bed for each person (theirs if named), free from `since` to now; None when not everyone
+    fits.
 
     A named bed that is taken is a conflict (someone else got there first), not a turn-away.
-    A named bed that is reserved is the one kept for this person: the hold gives way.
+    A named bed that is reserved is the one kept for this person: the hold gives way. The beds
+    the service picks keep the group in one room whenever one room has enough eligible beds.
     """
-    current = current_occupancies(session, shelter_id=shelter.id, now=now)
-    held = {o.bed_id for o in current if o.kind is OccupancyKind.RESERVED}
-    taken = {o.bed_id for o in current}
+    held, occupied = _taken_between(session, shelter=shelter, since=since, now=now)
+    taken = held | occupied
     beds = [b for b in list_beds(session, shelter_id=shelter.id) if not b.out_of_service]
     by_id = {b.id: b for b in beds}
     chosen: list[uuid.UUID | None] = []
@@ -770,29 +966,25 @@ def _pick_beds(
             raise InvalidInput("bed_id: the shelter has no such bed in service.")
         if bed.kind is BedKind.COT and person.age >= CRIB_AGE:
             raise InvalidInput("bed_id: a cot is for a child under three.")
-        if bed.id in taken and bed.id not in held:
+        if bed.id in occupied or (bed.id in taken and bed.id not in held):
             raise Conflict("That bed is already taken: choose another or refresh the bed board.")
         held.discard(bed.id)
         taken.add(bed.id)
         chosen.append(bed.id)
     free = [b for b in beds if b.id not in taken]
-    for index, person in enumerate(people):
-        if chosen[index] is not None:
-            continue
-        preference = (
-            [BedKind.COT, BedKind.BED, BedKind.EMERGENCY]
-            if person.age < CRIB_AGE
-            else [BedKind.BED, BedKind.EMERGENCY]
-        )
-        pick = next(
-            (b for kind in preference for b in free if b.kind is kind),
-            None,
-        )
-        if pick is None:
-            return None
-        free.remove(pick)
-        chosen[index] = pick.id
-    return [c for c in chosen if c is not None]
+    unnamed = [index for index, bed_id in enumerate(chosen) if bed_id is None]
+    named_rooms = {by_id[b].room_id for b in chosen if b is not None}
+    waiting = [people[index] for index in unnamed]
+    together = _one_room(free, waiting, named_rooms) if waiting else []
+    picked = together if together is not None else _assign(free, waiting)
+    if picked is None:
+        return None
+    for index, bed in zip(unnamed, picked, strict=True):
+        chosen[index] = bed.id
+    final = [b for b in chosen if b is not None]
+    if len({by_id[b].room_id for b in final}) <= 1:
+        return _Placement(final)
+    return _Placement(final, True, NAMED_SPLIT_NOTICE if together is not None else SPLIT_NOTICE)
 
 
 def _flush_occupancies(session: Session) -> None:
@@ -850,6 +1042,114 @@ def _record_turn_away(
     return TurnedAway(turn_away, failed, alternatives)
 
 
+def _place(
+    session: Session,
+    *,
+    shelter: Shelter,
+    data: AdmissionCreate,
+    since: datetime,
+    now: datetime,
+    actor_roles: frozenset[Role],
+) -> _Placement | str:
+    """Beds for everyone of the admission, or what failed (for a turn-away)."""
+    people = [data.client, *data.children]
+    # People arriving into beds held for them are already counted by their holds.
+    holds = {
+        o.bed_id
+        for o in current_occupancies(session, shelter_id=shelter.id, now=now)
+        if o.kind is OccupancyKind.RESERVED
+    }
+    problem = _check_capacity(
+        session,
+        shelter=shelter,
+        now=now,
+        adding=sum(1 for p in people if p.bed_id is None or p.bed_id not in holds),
+        use_soft=data.use_soft_capacity,
+        actor_roles=actor_roles,
+    )
+    if problem is not None:
+        return problem
+    placed = _pick_beds(session, shelter=shelter, people=people, since=since, now=now)
+    return "no_free_bed" if placed is None else placed
+
+
+def _new_stay(
+    session: Session,
+    *,
+    now: datetime,
+    since: datetime,
+    shelter: Shelter,
+    data: AdmissionCreate,
+    cipher: FieldCipher,
+    user_id: uuid.UUID | None,
+) -> tuple[Stay, list[StayMember]]:
+    """The stay and its people; every clock runs from when she arrived (`since`)."""
+    key_id, blob = _seal(cipher, data.municipality, MUNICIPALITY_CONTEXT)
+    stay = Stay(
+        organisation_id=shelter.organisation_id,
+        shelter_id=shelter.id,
+        reference=_new_reference(session),
+        channel=data.channel,
+        call_id=data.call_id,
+        municipality_key_id=key_id,
+        municipality_sealed=blob,
+        at_distance=data.at_distance,
+        people=1 + len(data.children),
+        children=len(data.children),
+        admitted_at=since,
+        contract_days=data.contract_days,
+        planned_end=add_local_days(since, data.contract_days, shelter.time_zone),
+        decision_due_at=add_local_days(since, CSW_DECISION_DAYS, shelter.time_zone),
+        admitted_by=user_id,
+        created_at=now,
+    )
+    session.add(stay)
+    session.flush()
+    members: list[StayMember] = []
+    for index, person in enumerate([data.client, *data.children]):
+        key_id, blob = _seal(cipher, person.name, MEMBER_CONTEXT)
+        member = StayMember(
+            stay_id=stay.id,
+            role=MemberRole.CLIENT if index == 0 else MemberRole.CHILD,
+            name_key_id=key_id,
+            name_sealed=blob,
+            sex=person.sex,
+            age=person.age,
+        )
+        session.add(member)
+        members.append(member)
+    session.flush()
+    return stay, members
+
+
+def _audit_admission(
+    session: Session, *, now: datetime, stay: Stay, data: AdmissionCreate, actor: Actor
+) -> None:
+    _audit(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.stay_admitted",
+        subject_type="shelter_stay",
+        subject_id=stay.id,
+        organisation_id=stay.organisation_id,
+        reason=f"channel {data.channel}; people {stay.people}"
+        + ("; at distance" if data.at_distance else ""),
+    )
+    if stay.admitted_at < now:
+        # Entered after the fact: who entered it, and when she really arrived.
+        _audit(
+            session,
+            now=now,
+            actor=actor,
+            action="shelter.stay_admitted_late",
+            subject_type="shelter_stay",
+            subject_id=stay.id,
+            organisation_id=stay.organisation_id,
+            reason=f"admitted at {stay.admitted_at.isoformat()}",
+        )
+
+
 def admit(
     session: Session,
     *,
@@ -864,12 +1164,13 @@ def admit(
     """Emergency admission by urgent procedure: no one's decision is awaited.
 
     The shelter's row lock serialises admissions to one shelter, so capacity and beds are
-    decided on what is really there; the database's overlap guard backs that up.
+    decided on what is really there; the database's overlap guard backs that up. A night
+    admission entered later carries its real time (`admitted_at`): its beds are taken from then.
     """
+    since = admission_time(data.admitted_at, now=now)
     if data.call_id is not None:
         _check_call(session, call_id=data.call_id, organisation_id=shelter.organisation_id)
     shelter = lock_shelter(session, shelter)
-    people = [data.client, *data.children]
     failed = eligibility_failures(
         shelter,
         sex=data.client.sex,
@@ -877,6 +1178,15 @@ def admit(
         group=data.group,
         children=len(data.children),
     )
+    placement = _Placement([])
+    if not failed and not data.at_distance:
+        placed = _place(
+            session, shelter=shelter, data=data, since=since, now=now, actor_roles=actor_roles
+        )
+        if isinstance(placed, str):
+            failed = [placed]
+        else:
+            placement = placed
     if failed:
         return _record_turn_away(
             session,
@@ -887,86 +1197,17 @@ def admit(
             actor=actor,
             user_id=user_id,
         )
-    beds: list[uuid.UUID] = []
-    if not data.at_distance:
-        # People arriving into beds held for them are already counted by their holds.
-        holds = {
-            o.bed_id
-            for o in current_occupancies(session, shelter_id=shelter.id, now=now)
-            if o.kind is OccupancyKind.RESERVED
-        }
-        arriving = sum(1 for p in people if p.bed_id is None or p.bed_id not in holds)
-        problem = _check_capacity(
-            session,
-            shelter=shelter,
-            now=now,
-            adding=arriving,
-            use_soft=data.use_soft_capacity,
-            actor_roles=actor_roles,
-        )
-        picked = None if problem else _pick_beds(session, shelter=shelter, people=people, now=now)
-        if picked is None:
-            return _record_turn_away(
-                session,
-                now=now,
-                shelter=shelter,
-                data=data,
-                failed=[problem or "no_free_bed"],
-                actor=actor,
-                user_id=user_id,
-            )
-        beds = picked
-    stay = Stay(
-        organisation_id=shelter.organisation_id,
-        shelter_id=shelter.id,
-        reference=_new_reference(session),
-        channel=data.channel,
-        call_id=data.call_id,
-        municipality=data.municipality,
-        at_distance=data.at_distance,
-        people=len(people),
-        children=len(data.children),
-        admitted_at=now,
-        contract_days=data.contract_days,
-        planned_end=add_local_days(now, data.contract_days, shelter.time_zone),
-        decision_due_at=add_local_days(now, CSW_DECISION_DAYS, shelter.time_zone),
-        admitted_by=user_id,
-        created_at=now,
+    stay, members = _new_stay(
+        session, now=now, since=since, shelter=shelter, data=data, cipher=cipher, user_id=user_id
     )
-    session.add(stay)
-    session.flush()
-    members: list[StayMember] = []
-    for index, person in enumerate(people):
-        key_id, blob = _seal(cipher, person.name, MEMBER_CONTEXT)
-        member = StayMember(
-            stay_id=stay.id,
-            role=MemberRole.CLIENT if index == 0 else MemberRole.CHILD,
-            name_key_id=key_id,
-            name_sealed=blob,
-            sex=person.sex,
-            age=person.age,
-        )
-        session.add(member)
-        members.append(member)
-    session.flush()
-    _end_holds(session, bed_ids=beds, now=now)
-    for member, bed_id in zip(members, beds, strict=False):
-        session.add(_occupy(shelter.id, bed_id, stay.id, member, now))
+    _end_holds(session, bed_ids=placement.beds, since=since, now=now)
+    for member, bed_id in zip(members, placement.beds, strict=False):
+        session.add(_occupy(shelter.id, bed_id, stay.id, member, since))
     _flush_occupancies(session)
     _update_over_capacity(session, shelter, now=now)
-    _audit(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.stay_admitted",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=shelter.organisation_id,
-        reason=f"channel {data.channel}; people {len(people)}"
-        + ("; at distance" if data.at_distance else ""),
-    )
+    _audit_admission(session, now=now, stay=stay, data=data, actor=actor)
     _refer(session, now=now, stay=stay, data=data, cipher=cipher, actor=actor, user_id=user_id)
-    return Admitted(stay, members)
+    return Admitted(stay, members, placement.split, placement.notice)
 
 
 def _refer(
@@ -992,7 +1233,7 @@ def _refer(
         admitted=referrals.Admitted(
             stay_id=stay.id,
             organisation_id=stay.organisation_id,
-            municipality=stay.municipality,
+            municipality=data.municipality,
             decision_due_at=stay.decision_due_at,
             client=facts(data.client),
             children=[facts(child) for child in data.children],
@@ -1017,8 +1258,10 @@ def _occupy(
     )
 
 
-def _end_holds(session: Session, *, bed_ids: Iterable[uuid.UUID], now: datetime) -> None:
-    """A reserved bed taken by an admission: the hold ends as the stay begins."""
+def _end_holds(
+    session: Session, *, bed_ids: Iterable[uuid.UUID], since: datetime, now: datetime
+) -> None:
+    """A reserved bed taken by an admission: the hold ends as the stay begins (`since`)."""
     ids = list(bed_ids)
     if not ids:
         return
@@ -1026,11 +1269,11 @@ def _end_holds(session: Session, *, bed_ids: Iterable[uuid.UUID], now: datetime)
         select(BedOccupancy).where(
             col(BedOccupancy.bed_id).in_(ids),
             BedOccupancy.kind == OccupancyKind.RESERVED,
-            _current(now),
+            _during(since, now),
         )
     ).all()
     for hold in holds:
-        _end_occupancy(session, hold, now)
+        _end_occupancy(session, hold, since)
     session.flush()
 
 
@@ -1115,6 +1358,7 @@ def request_extension(
     shelter: Shelter,
     stay: Stay,
     data: ExtensionCreate,
+    cipher: FieldCipher,
     user_id: uuid.UUID,
     actor: Actor,
 ) -> StayExtension:
@@ -1135,11 +1379,13 @@ def request_extension(
     ).first()
     if pending is not None:
         raise Conflict("An extension of this stay is already waiting for a decision.")
+    key_id, blob = _seal(cipher, data.justification.strip(), JUSTIFICATION_CONTEXT)
     extension = StayExtension(
         stay_id=stay.id,
         previous_end=stay.planned_end,
         new_end=new_end,
-        justification=data.justification.strip(),
+        justification_key_id=key_id,
+        justification_sealed=blob,
         requested_by=user_id,
         requested_at=now,
     )
@@ -1184,6 +1430,7 @@ def decide_extension(
     extension: StayExtension,
     approve: bool,
     note: str | None,
+    cipher: FieldCipher,
     user_id: uuid.UUID,
     actor: Actor,
 ) -> StayExtension:
@@ -1204,7 +1451,9 @@ def decide_extension(
     extension.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED
     extension.decided_by = user_id
     extension.decided_at = now
-    extension.decision_note = note
+    extension.decision_note_key_id, extension.decision_note_sealed = _seal_optional(
+        cipher, note, DECISION_NOTE_CONTEXT
+    )
     session.add(extension)
     if approve:
         stay.planned_end = extension.new_end
@@ -1221,6 +1470,33 @@ def decide_extension(
         reason=f"extension {extension.id}",
     )
     return extension
+
+
+@dataclass(frozen=True)
+class ExtensionText:
+    justification: str
+    decision_note: str | None
+
+
+def reveal_extension(cipher: FieldCipher, extension: StayExtension) -> ExtensionText:
+    return ExtensionText(
+        _open(
+            cipher,
+            extension.justification_key_id,
+            extension.justification_sealed,
+            JUSTIFICATION_CONTEXT,
+        ),
+        _open_optional(
+            cipher,
+            extension.decision_note_key_id,
+            extension.decision_note_sealed,
+            DECISION_NOTE_CONTEXT,
+        ),
+    )
+
+
+def reveal_municipality(cipher: FieldCipher, stay: Stay) -> str:
+    return _open(cipher, stay.municipality_key_id, stay.municipality_sealed, MUNICIPALITY_CONTEXT)
 
 
 def apply_csw_decision(
@@ -1277,6 +1553,7 @@ def transfer(
     target: Shelter,
     stay: Stay,
     data: TransferCreate,
+    cipher: FieldCipher,
     actor: Actor,
 ) -> Stay:
     """Move people to other beds, here or in another of the organisation's shelters.
@@ -1309,19 +1586,7 @@ def transfer(
         people_in(session, shelter_id=target.id, now=now) + incoming > target.hard_capacity
     ):
         raise Conflict("The receiving shelter is at capacity.")
-    target_beds = {b.id: b for b in list_beds(session, shelter_id=target.id)}
-    leaving = {m.member_id for m in data.moves}
-    for move in data.moves:
-        bed = target_beds.get(move.bed_id)
-        if bed is None or bed.out_of_service:
-            raise InvalidInput("moves: bed_id is not a bed in service in the receiving shelter.")
-        if bed.kind is BedKind.COT and members[move.member_id].age >= CRIB_AGE:
-            raise InvalidInput("moves: a cot is for a child under three.")
-        holder = session.exec(
-            select(BedOccupancy).where(BedOccupancy.bed_id == bed.id, _current(now))
-        ).first()
-        if holder is not None and not (holder.member_id in leaving and holder.stay_id == stay.id):
-            raise Conflict("That bed is already taken: choose another or refresh the bed board.")
+    _check_target_beds(session, target=target, stay=stay, data=data, members=members, now=now)
     for move in data.moves:
         old = current.get(move.member_id)
         if old is not None and old.bed_id == move.bed_id:
@@ -1342,17 +1607,45 @@ def transfer(
     _flush_occupancies(session)
     for touched in {shelter.id: shelter, target.id: target}.values():
         _update_over_capacity(session, touched, now=now)
-    _audit(
+    _audit_with_reason(
         session,
         now=now,
-        actor=actor,
+        cipher=cipher,
+        shelter=shelter,
         action="shelter.stay_transferred",
         subject_type="shelter_stay",
         subject_id=stay.id,
-        organisation_id=shelter.organisation_id,
-        reason=(f"to shelter {target.id}; " if moving_shelter else "") + data.reason,
+        text=data.reason,
+        actor=actor,
+        context=f"to shelter {target.id}; " if moving_shelter else "",
     )
     return stay
+
+
+def _check_target_beds(
+    session: Session,
+    *,
+    target: Shelter,
+    stay: Stay,
+    data: TransferCreate,
+    members: dict[uuid.UUID, StayMember],
+    now: datetime,
+) -> None:
+    """Each bed moved to is in service in the receiving shelter, fits its person, and is free
+    (or held by someone of this stay who is moving too)."""
+    target_beds = {b.id: b for b in list_beds(session, shelter_id=target.id)}
+    leaving = {m.member_id for m in data.moves}
+    for move in data.moves:
+        bed = target_beds.get(move.bed_id)
+        if bed is None or bed.out_of_service:
+            raise InvalidInput("moves: bed_id is not a bed in service in the receiving shelter.")
+        if bed.kind is BedKind.COT and members[move.member_id].age >= CRIB_AGE:
+            raise InvalidInput("moves: a cot is for a child under three.")
+        holder = session.exec(
+            select(BedOccupancy).where(BedOccupancy.bed_id == bed.id, _current(now))
+        ).first()
+        if holder is not None and not (holder.member_id in leaving and holder.stay_id == stay.id):
+            raise Conflict("That bed is already taken: choose another or refresh the bed board.")
 
 
 def discharge(
@@ -1362,6 +1655,7 @@ def discharge(
     shelter: Shelter,
     stay: Stay,
     data: DischargeCreate,
+    cipher: FieldCipher,
     actor: Actor,
 ) -> Stay:
     """End a stay: every bed its people held is freed now."""
@@ -1378,15 +1672,17 @@ def discharge(
     session.add(stay)
     session.flush()
     _update_over_capacity(session, shelter, now=now)
-    _audit(
+    _audit_with_reason(
         session,
         now=now,
-        actor=actor,
+        cipher=cipher,
+        shelter=shelter,
         action="shelter.stay_discharged",
         subject_type="shelter_stay",
         subject_id=stay.id,
-        organisation_id=shelter.organisation_id,
-        reason=f"destination {data.destination}; {data.reason}",
+        text=data.reason,
+        actor=actor,
+        context=f"destination {data.destination}; ",
     )
     return stay
 
@@ -1395,7 +1691,13 @@ def discharge(
 
 
 def hold_bed(
-    session: Session, *, now: datetime, shelter: Shelter, data: HoldCreate, actor: Actor
+    session: Session,
+    *,
+    now: datetime,
+    shelter: Shelter,
+    data: HoldCreate,
+    cipher: FieldCipher,
+    actor: Actor,
 ) -> BedOccupancy:
     """Reserve a free bed for someone on their way, until a stated time (at most 24 h)."""
     until = data.until
@@ -1409,11 +1711,13 @@ def hold_bed(
         raise Conflict("That bed is already taken: choose another or refresh the bed board.")
     if people_in(session, shelter_id=shelter.id, now=now) + 1 > shelter.hard_capacity:
         raise Conflict("The shelter is at capacity.")
+    key_id, blob = _seal(cipher, data.note, NOTE_CONTEXT)
     hold = BedOccupancy(
         shelter_id=shelter.id,
         bed_id=bed.id,
         kind=OccupancyKind.RESERVED,
-        note=data.note,
+        note_key_id=key_id,
+        note_sealed=blob,
         starts_at=now,
         ends_at=until,
     )
@@ -1429,6 +1733,10 @@ def hold_bed(
         organisation_id=shelter.organisation_id,
     )
     return hold
+
+
+def reveal_note(cipher: FieldCipher, occupancy: BedOccupancy) -> str | None:
+    return _open_optional(cipher, occupancy.note_key_id, occupancy.note_sealed, NOTE_CONTEXT)
 
 
 def release_hold(
@@ -1634,31 +1942,35 @@ def record_perpetrator(
     user_id: uuid.UUID,
     actor: Actor,
 ) -> Perpetrator:
-    """Record a resident's perpetrator; any approval under that name is revoked at once."""
+    """Record a resident's perpetrator; any live approval under that name, or a name close to
+    it, is revoked at once (a supervisor may approve a close name again, by an override)."""
     # Under the shelter's lock, like approvals, so that none can slip in meanwhile.
     shelter = lock_shelter(session, shelter)
-    digest = name_hash(cipher, name)
     key_id, blob = _seal(cipher, name, PERPETRATOR_CONTEXT)
     row = Perpetrator(
         shelter_id=shelter.id,
         stay_id=stay.id,
-        name_hash=digest,
         name_key_id=key_id,
         name_sealed=blob,
         recorded_by=user_id,
         created_at=now,
     )
     session.add(row)
-    for approval in session.exec(
+    live = session.exec(
         select(EntryApproval).where(
             EntryApproval.shelter_id == shelter.id,
-            EntryApproval.name_hash == digest,
             col(EntryApproval.revoked_at).is_(None),
+            col(EntryApproval.valid_until) > now,
         )
-    ).all():
-        approval.revoked_at = now
-        approval.revoked_by = user_id
-        session.add(approval)
+    ).all()
+    revoked: list[EntryApproval] = []
+    for approval in live:
+        visitor = reveal_approval(cipher, approval).person_name
+        if names.compare(name, visitor) is not names.NameMatch.NO_MATCH:
+            approval.revoked_at = now
+            approval.revoked_by = user_id
+            session.add(approval)
+            revoked.append(approval)
     session.flush()
     _audit(
         session,
@@ -1669,6 +1981,17 @@ def record_perpetrator(
         subject_id=stay.id,
         organisation_id=shelter.organisation_id,
     )
+    for approval in revoked:
+        _audit(
+            session,
+            now=now,
+            actor=actor,
+            action="shelter.entry_revoked",
+            subject_type="shelter_entry_approval",
+            subject_id=approval.id,
+            organisation_id=shelter.organisation_id,
+            reason="a perpetrator was recorded under this name or a close one",
+        )
     return row
 
 
@@ -1687,7 +2010,37 @@ def reveal_perpetrator(cipher: FieldCipher, row: Perpetrator) -> str:
 
 
 REFUSED_ENTRY = "This person cannot be approved to enter this shelter."
+NEEDS_OVERRIDE = (
+    "This name is close to the name of a person who may not enter this shelter: a supervisor "
+    "may approve it only by an explicit override, stating why in override_reason."
+)
 LOCKDOWN = "The shelter is in lockdown: entry approvals are suspended."
+
+
+class OverrideRequired(Conflict):
+    code = "override_required"
+
+
+@dataclass(frozen=True)
+class ApprovalText:
+    person_name: str
+    organisation: str
+    purpose: str
+
+
+def reveal_approval(cipher: FieldCipher, approval: EntryApproval) -> ApprovalText:
+    details = json.loads(
+        _open(cipher, approval.details_key_id, approval.details_sealed, APPROVAL_CONTEXT)
+    )
+    return ApprovalText(details["person_name"], details["organisation"], details["purpose"])
+
+
+def barred_verdict(
+    session: Session, *, shelter: Shelter, name: str, cipher: FieldCipher
+) -> names.NameMatch:
+    """How close `name` comes to any perpetrator recorded against a resident of the shelter."""
+    barred = session.exec(select(Perpetrator).where(Perpetrator.shelter_id == shelter.id)).all()
+    return names.worst([names.compare(name, reveal_perpetrator(cipher, p)) for p in barred])
 
 
 def approve_entry(
@@ -1700,7 +2053,8 @@ def approve_entry(
     user_id: uuid.UUID,
     actor: Actor,
 ) -> EntryApproval:
-    """A supervisor's approval for a third party; never for a resident's recorded perpetrator."""
+    """A supervisor's approval for a third party; never for a resident's recorded perpetrator,
+    and for a name close to one only by the supervisor's explicit override."""
     shelter = lock_shelter(session, shelter)
     if shelter.lockdown:
         raise Conflict(LOCKDOWN)
@@ -1708,20 +2062,21 @@ def approve_entry(
         raise InvalidInput("valid_until: must be in the future.")
     if data.valid_until - data.valid_from > timedelta(days=92):
         raise InvalidInput("valid_until: an approval lasts at most 92 days.")
-    digest = name_hash(cipher, data.person_name)
-    barred = session.exec(
-        select(Perpetrator.id).where(
-            Perpetrator.shelter_id == shelter.id, Perpetrator.name_hash == digest
-        )
-    ).first()
-    if barred is not None:
+    verdict = barred_verdict(session, shelter=shelter, name=data.person_name, cipher=cipher)
+    if verdict is names.NameMatch.MATCH:
         raise Conflict(REFUSED_ENTRY)
+    if verdict is names.NameMatch.CLOSE and data.override_reason is None:
+        raise OverrideRequired(NEEDS_OVERRIDE)
+    details = {
+        "person_name": data.person_name,
+        "organisation": data.organisation,
+        "purpose": data.purpose,
+    }
+    key_id, blob = _seal(cipher, json.dumps(details), APPROVAL_CONTEXT)
     approval = EntryApproval(
         shelter_id=shelter.id,
-        person_name=data.person_name,
-        name_hash=digest,
-        organisation=data.organisation,
-        purpose=data.purpose,
+        details_key_id=key_id,
+        details_sealed=blob,
         valid_from=data.valid_from,
         valid_until=data.valid_until,
         approved_by=user_id,
@@ -1738,6 +2093,20 @@ def approve_entry(
         subject_id=approval.id,
         organisation_id=shelter.organisation_id,
     )
+    if verdict is names.NameMatch.CLOSE and data.override_reason is not None:
+        # A supervisor let in a name close to a barred person's: who, when and why.
+        _audit_with_reason(
+            session,
+            now=now,
+            cipher=cipher,
+            shelter=shelter,
+            action=OVERRIDE_ACTION,
+            subject_type="shelter_entry_approval",
+            subject_id=approval.id,
+            text=data.override_reason,
+            actor=actor,
+            context="name close to a barred person's; ",
+        )
     return approval
 
 

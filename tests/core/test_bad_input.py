@@ -141,6 +141,7 @@ def _shelter_ids(world: World, settings: Settings, organisation: Organisation) -
             new_end=admitted.stay.planned_end + timedelta(days=2),
             justification="The centre for social work has not decided yet.",
         ),
+        cipher=cipher,
         user_id=staff.id,
         actor=actor,
     )

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from core.audit import AuditEvent
 from core.clock import FrozenClock
-from shelters.models import NeedsAssessment
-from shelters.service import normalise_name
+from shelters.models import EntryApproval, NeedsAssessment
+from shelters.names import NameMatch, compare
+from shelters.service import NEEDS_OVERRIDE, REFUSED_ENTRY
 from tests.shelters.conftest import Place, admission, as_
 
 AREAS = {
@@ -242,6 +244,98 @@ def test_a_lockdown_suspends_every_approval_until_lifted(client: TestClient, pla
 
 
 def test_names_match_across_case_accents_spacing_and_order() -> None:
-    assert normalise_name("Đorđe  Testić") == normalise_name("testic djordje")
-    assert normalise_name("Šćepan Test") == normalise_name("scepan TEST")
-    assert normalise_name("Ana Test") != normalise_name("Ana Testa")
+    assert compare("Đorđe  Testić", "testic djordje") is NameMatch.MATCH
+    assert compare("Šćepan Test", "scepan TEST") is NameMatch.MATCH
+    assert compare("Ana Test", "Ana Testa") is NameMatch.CLOSE
+
+
+# --- perpetrators under every spelling, and a supervisor's override ------------------------
+
+
+OVERRIDE = "Checked his identity card: a namesake born in 1950."
+
+
+def test_a_perpetrators_usual_spellings_are_refused_and_close_ones_need_an_override(
+    client: TestClient, place: Place, db: Session
+) -> None:
+    as_(client, place, "staff")
+    stay = admit(client, place)
+    recorded = client.post(
+        place.url + f"/stays/{stay['id']}/perpetrators", json={"name": "Đorđe Testić"}
+    )
+    assert recorded.status_code == 201
+
+    as_(client, place, "supervisor")
+    url = place.url + "/entry-approvals"
+    before = (len(db.exec(select(EntryApproval)).all()), len(db.exec(select(AuditEvent)).all()))
+    for spelling in ("Dorde Testic", "Djordje Testić Jr", "Ђорђе Тестић"):
+        for extra in ({}, {"override_reason": OVERRIDE}):  # a match is never overridden
+            refused = client.post(url, json=approval(spelling, **extra))
+            assert (refused.status_code, refused.json()) == (
+                409,
+                {"error": "conflict", "message": REFUSED_ENTRY},
+            ), spelling
+    close = client.post(url, json=approval("Testić Đ."))
+    assert (close.status_code, close.json()) == (
+        409,
+        {"error": "override_required", "message": NEEDS_OVERRIDE},
+    )
+    short = client.post(url, json=approval("Testić Đ.", override_reason="because"))
+    assert short.status_code == 422
+    assert short.json()["message"].startswith("override_reason:")
+    after = (len(db.exec(select(EntryApproval)).all()), len(db.exec(select(AuditEvent)).all()))
+    assert after == before  # refusals change nothing
+
+    overridden = client.post(url, json=approval("Testić Đ.", override_reason=OVERRIDE))
+
+    assert overridden.status_code == 201, overridden.text
+    body = overridden.json()
+    assert (body["person_name"], body["override_by"], body["override_at"]) == (
+        "Testić Đ.",
+        str(place.supervisor.id),
+        "2026-03-02T09:00:00Z",
+    )
+    assert body["override_reason"] == OVERRIDE
+    [reason] = client.get(place.url + f"/reasons?subject_id={body['id']}").json()
+    assert (reason["action"], reason["reason"], reason["recorded_by"]) == (
+        "shelter.entry_override",
+        OVERRIDE,
+        str(place.supervisor.id),
+    )
+    event = db.exec(select(AuditEvent).where(AuditEvent.action == "shelter.entry_override")).one()
+    assert (event.actor_id, event.subject_id, event.reason) == (
+        str(place.supervisor.id),
+        body["id"],
+        f"name close to a barred person's; reason {reason['id']}",
+    )
+    listed = {a["id"]: a for a in client.get(url).json()}
+    assert listed[body["id"]]["override_reason"] == OVERRIDE
+    # An unrelated name needs no override, and one sent anyway is not recorded.
+    plain = client.post(url, json=approval("Marko Test", override_reason=OVERRIDE)).json()
+    assert (plain["override_by"], plain["override_at"], plain["override_reason"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_recording_a_perpetrator_revokes_live_approvals_under_close_names(
+    client: TestClient, place: Place, db: Session
+) -> None:
+    as_(client, place, "supervisor")
+    url = place.url + "/entry-approvals"
+    close = client.post(url, json=approval("D. Testic")).json()
+    same = client.post(url, json=approval("Djordje Testic")).json()
+    other = client.post(url, json=approval("Marko Test")).json()
+    stay = admit(client, place)
+
+    client.post(place.url + f"/stays/{stay['id']}/perpetrators", json={"name": "Đorđe Testić"})
+
+    revoked = {a["id"]: a["revoked_at"] for a in client.get(url).json()}
+    assert revoked == {
+        close["id"]: "2026-03-02T09:00:00Z",
+        same["id"]: "2026-03-02T09:00:00Z",
+        other["id"]: None,
+    }
+    events = db.exec(select(AuditEvent).where(AuditEvent.action == "shelter.entry_revoked")).all()
+    assert sorted(e.subject_id or "" for e in events) == sorted([close["id"], same["id"]])

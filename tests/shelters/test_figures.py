@@ -83,12 +83,14 @@ def _stay(
     children: int = 0,
     at_distance: bool = False,
 ) -> Stay:
+    municipality = cipher.seal("Podgorica", context=service.MUNICIPALITY_CONTEXT)
     stay = Stay(
         organisation_id=place.organisation.id,
         shelter_id=place.shelter.id,
         reference="ST-" + uuid.uuid4().hex[:8].upper(),
         channel=channel,
-        municipality="Podgorica",
+        municipality_key_id=municipality.key_id,
+        municipality_sealed=municipality.blob,
         at_distance=at_distance,
         people=1 + children,
         children=children,
@@ -149,12 +151,17 @@ def test_figures_for_march_across_the_clock_change(
     # Admitted before March, left on 2 March at 10:00: the midnights of 1 and 2 March count.
     _stay(db, place, cipher, admitted=at(2027, 2, 26, 18, 0), ended=at(2027, 3, 2, 10, 0))
     _stay(db, place, cipher, admitted=at(2027, 3, 10, 9, 0), ended=None, at_distance=True)
+    justification = cipher.seal(
+        "Waiting for the CSW decision on a longer placement.",
+        context=service.JUSTIFICATION_CONTEXT,
+    )
     db.add(
         StayExtension(
             stay_id=first.id,
             previous_end=first.planned_end,
             new_end=first.planned_end + timedelta(days=3),
-            justification="Waiting for the CSW decision on a longer placement.",
+            justification_key_id=justification.key_id,
+            justification_sealed=justification.blob,
             status=ExtensionStatus.APPROVED,
             requested_by=place.staff.id,
             requested_at=at(2027, 3, 30, 9, 0),

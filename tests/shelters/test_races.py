@@ -367,7 +367,7 @@ def _when_blocked(engine: Engine, count: int, release: Callable[[], None]) -> Ca
 
 
 def _extend(
-    made: Committed, engine: Engine, clock: FrozenClock
+    made: Committed, engine: Engine, clock: FrozenClock, cipher: FieldCipher
 ) -> tuple[uuid.UUID, datetime, datetime]:
     """A pending extension of the first stay, committed: its id, the previous and new end."""
     with unit_of_work(engine) as session:
@@ -386,6 +386,7 @@ def _extend(
             data=ExtensionCreate(
                 new_end=previous_end + timedelta(days=3), justification=JUSTIFICATION
             ),
+            cipher=cipher,
             user_id=staff,
             actor=Actor("user", str(staff), made.organisation_id),
         )
@@ -420,7 +421,7 @@ def test_an_approval_and_a_rejection_at_once_decide_an_extension_once(
     the stay's planned end agrees with it; the other is told it has already been decided."""
     engine = race_db.engine
     made = _commit_shelter_with_one_free_bed(engine, cipher, clock, fixture_password_hash, 3)
-    extension_id, previous_end, new_end = _extend(made, engine, clock)
+    extension_id, previous_end, new_end = _extend(made, engine, clock, cipher)
     stay_id = made.stays[0]
     path = made.url + f"/stays/{stay_id}/extensions/{extension_id}/"
     lock = select(Stay).where(Stay.id == stay_id).with_for_update()
@@ -517,7 +518,8 @@ def _member(db: Session, place: Place, role: MemberRole = MemberRole.CLIENT) -> 
         shelter_id=place.shelter.id,
         reference="ST-" + uuid.uuid4().hex[:8].upper(),
         channel=Channel.IN_PERSON,
-        municipality="Podgorica",
+        municipality_key_id="k2",
+        municipality_sealed=b"sealed",
         admitted_at=now,
         planned_end=now + timedelta(days=7),
         decision_due_at=now + timedelta(days=7),

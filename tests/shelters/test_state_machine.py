@@ -522,6 +522,7 @@ def test_the_services_keep_beds_capacity_and_the_board_consistent(
                     shelter=self.shelter(stay.shelter),
                     stay=self.stay_row(stay.id),
                     data=ExtensionCreate(new_end=new_end, justification=JUSTIFICATION),
+                    cipher=cipher,
                     user_id=user_id,
                     actor=actor,
                 ),
@@ -575,6 +576,7 @@ def test_the_services_keep_beds_capacity_and_the_board_consistent(
                     extension=row,
                     approve=approve,
                     note=None,
+                    cipher=cipher,
                     user_id=user_id,
                     actor=actor,
                 ),
@@ -652,6 +654,7 @@ def test_the_services_keep_beds_capacity_and_the_board_consistent(
                     target=self.shelter(target),
                     stay=self.stay_row(stay.id),
                     data=body,
+                    cipher=cipher,
                     actor=actor,
                 ),
             )
@@ -681,6 +684,7 @@ def test_the_services_keep_beds_capacity_and_the_board_consistent(
                     shelter=self.shelter(stay.shelter),
                     stay=self.stay_row(stay.id),
                     data=DischargeCreate(destination=Destination.HOME, reason="Went home"),
+                    cipher=cipher,
                     actor=actor,
                 ),
             )
@@ -708,6 +712,7 @@ def test_the_services_keep_beds_capacity_and_the_board_consistent(
                     bed_id=bed.id,
                     out_of_service=out,
                     reason="Broken frame",
+                    cipher=cipher,
                     actor=actor,
                 ),
             )
@@ -734,6 +739,7 @@ def test_the_services_keep_beds_capacity_and_the_board_consistent(
                     now=self.now,
                     shelter=self.shelter(bed.shelter),
                     data=HoldCreate(bed_id=bed.id, until=until, note="On her way"),
+                    cipher=cipher,
                     actor=actor,
                 ),
             )
@@ -931,6 +937,7 @@ def test_nights_over_capacity_restart_once_a_hold_brings_the_shelter_back_to_cap
         data=HoldCreate(
             bed_id=place.bed("E1").id, until=T0 + timedelta(hours=2), note="On her way"
         ),
+        cipher=cipher,
         actor=actor,
     )
     assert isinstance(_admit(db, cipher, place, T0, soft=False), service.Admitted)

@@ -517,7 +517,14 @@ def test_discharge_frees_every_bed_and_records_the_destination(
     assert client.post(url, json={"destination": "home", "reason": "Again"}).status_code == 409
     event = db.exec(select(AuditEvent).where(AuditEvent.action == "shelter.stay_discharged")).one()
     assert event.actor_id == str(place.staff.id)
-    assert event.reason == "destination csw_placement; CSW decision"
+    # The reason is kept sealed; the audit event names it.
+    [reason] = client.get(place.url + f"/reasons?subject_id={stay['id']}").json()
+    assert event.reason == f"destination csw_placement; reason {reason['id']}"
+    assert (reason["action"], reason["reason"], reason["recorded_by"]) == (
+        "shelter.stay_discharged",
+        "CSW decision",
+        str(place.staff.id),
+    )
 
 
 # --- beds: out of service and holds ---------------------------------------------------------
