@@ -125,11 +125,13 @@ _TABLES = (
     ("shelter_room", "id shelter_id name created_at"),
     (
         "shelter_bed",
-        "id shelter_id room_id label kind out_of_service out_of_service_reason created_at",
+        "id shelter_id room_id label kind out_of_service out_of_service_reason_key_id"
+        " out_of_service_reason_sealed created_at",
     ),
     (
         "shelter_stay",
-        "id organisation_id shelter_id reference channel municipality at_distance people children"
+        "id organisation_id shelter_id reference channel municipality_key_id municipality_sealed"
+        " at_distance people children"
         " admitted_at"
         " contract_days planned_end decision_due_at status ended_at destination admitted_by"
         " created_at",
@@ -137,11 +139,13 @@ _TABLES = (
     ("shelter_stay_member", "id stay_id role name_key_id name_sealed sex age"),
     (
         "shelter_bed_occupancy",
-        "id shelter_id bed_id kind stay_id member_id child note starts_at ends_at",
+        "id shelter_id bed_id kind stay_id member_id child note_key_id note_sealed starts_at"
+        " ends_at",
     ),
     (
         "shelter_stay_extension",
-        "id stay_id previous_end new_end justification status requested_by requested_at"
+        "id stay_id previous_end new_end justification_key_id justification_sealed status"
+        " requested_by requested_at"
         " decided_by decided_at",
     ),
     (
@@ -191,6 +195,17 @@ class _Seeder:
 
     def __init__(self, url: str, network: _Network) -> None:
         self.cipher = cipher_from_settings(bench_settings(url))
+        # Free text is sealed at rest: one sealed value of each kind, reused.
+        self.repair = self.cipher.seal("Bench: under repair", context=service.BED_REASON_CONTEXT)
+        self.municipality = self.cipher.seal(
+            "Test municipality", context=service.MUNICIPALITY_CONTEXT
+        )
+        self.justification = self.cipher.seal(
+            "Bench: the stay needs a few more days.", context=service.JUSTIFICATION_CONTEXT
+        )
+        self.hold_note = self.cipher.seal(
+            "Bench: held for a transfer", context=service.NOTE_CONTEXT
+        )
         self.conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
         self.network = network
         self.names = [
@@ -288,7 +303,8 @@ class _Seeder:
                     f"B{number:02d}",
                     kind,
                     out,
-                    "Bench: under repair" if out else None,
+                    self.repair.key_id if out else None,
+                    self.repair.blob if out else None,
                     now,
                 )
                 if not out:
@@ -348,7 +364,8 @@ class _Seeder:
                 shelter_id,
                 f"BS-{self.references:09d}",
                 rng.choice(CHANNELS),
-                "Test municipality",
+                self.municipality.key_id,
+                self.municipality.blob,
                 False,
                 len(ages),
                 len(ages) - 1,
@@ -371,7 +388,8 @@ class _Seeder:
                     stay_id,
                     planned_end,
                     moment + timedelta(days=math.ceil(days)),
-                    "Bench: the stay needs a few more days.",
+                    self.justification.key_id,
+                    self.justification.blob,
                     "approved" if decided < now else "pending",
                     staff,
                     requested,
@@ -400,6 +418,7 @@ class _Seeder:
                     member_id,
                     child,
                     None,
+                    None,
                     moment,
                     end if ended else None,
                 )
@@ -420,7 +439,8 @@ class _Seeder:
                 None,
                 None,
                 False,
-                "Bench: held for a transfer",
+                self.hold_note.key_id,
+                self.hold_note.blob,
                 now - timedelta(hours=1),
                 now + timedelta(hours=6),
             )
