@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,7 @@ from core.auth import (
 )
 from core.deps import ClockDep, SessionDep, SettingsDep
 from core.errors import Forbidden, NotFound, Unauthenticated
+from core.logs import current_request_id
 from core.models import Role
 
 POLICY_ATTRIBUTE = "__sigurna_policy__"
@@ -116,7 +117,7 @@ def require(policy: Policy) -> Callable[..., Principal]:
             raise NotFound("Not found.")
         if not policy.roles & principal.roles:
             raise Forbidden("Your role does not allow this action.")
-        return principal
+        return replace(principal, request_id=current_request_id())
 
     setattr(check, POLICY_ATTRIBUTE, policy)
     return check

@@ -26,6 +26,7 @@ from core.errors import install_error_handlers
 from core.logs import RequestContextMiddleware, configure_logging
 from core.passwords import make_hasher
 from core.router import router as core_router
+from core.twilio import make_validator
 
 OPENAPI_URL = "/openapi.json"
 DOCS_URL = "/docs"
@@ -84,6 +85,7 @@ def create_app(
     app.state.hasher = make_hasher(settings)
     app.state.head_revisions = head_revisions(settings)
     app.state.cipher = cipher_from_settings(settings)
+    app.state.twilio_validator = make_validator(settings)
     app.state.non_api_routes = DOCS_ROUTES if docs else frozenset()
     if docs:
         _serve_docs(app)
@@ -93,6 +95,7 @@ def create_app(
     for router in domains.routers():
         app.include_router(router)
     app.include_router(core_router)
+    domains.wire()
     for configure in domains.hooks("configure"):
         configure(app)
     problems = undeclared_routes(app)

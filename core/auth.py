@@ -58,9 +58,12 @@ class Principal:
     token_id: uuid.UUID | None = None
     must_change_password: bool = False
     session_expires_at: datetime | None = None
+    # The request this principal was resolved for (set by the access check).
+    request_id: str | None = None
 
-    def actor(self, request_id: str | None) -> Actor:
-        """This principal as the actor of an audit event."""
+    def actor(self, request_id: str | None = None) -> Actor:
+        """This principal as the actor of an audit event (of its own request by default)."""
+        request_id = request_id or self.request_id
         if self.user_id is not None:
             return Actor("user", str(self.user_id), self.organisation_id, request_id)
         return Actor("api_token", str(self.token_id), self.organisation_id, request_id)

@@ -378,5 +378,6 @@ def audit_verify() -> None:
 
 def main() -> None:
     """Entry point of the `sigurna` script."""
+    domains.wire()  # a command may publish events (demo admissions make referrals)
     app(prog_name="sigurna")
     sys.exit(0)

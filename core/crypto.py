@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -86,6 +88,29 @@ class FieldCipher:
             return AESGCM(key).decrypt(nonce, body, context.encode()).decode()
         except Exception as exc:  # InvalidTag: wrong key or tampered data
             raise CryptoError("the value cannot be decrypted") from exc
+
+    def seal_json(self, value: object, *, context: str) -> Sealed:
+        """Seal a JSON document (a few fields sealed together)."""
+        return self.seal(json.dumps(value, sort_keys=True), context=context)
+
+    def open_json(self, sealed: Sealed, *, context: str) -> Any:
+        return json.loads(self.open(sealed, context=context))
+
+    def seal_pair(self, value: str, *, context: str) -> tuple[str, bytes]:
+        """A value sealed as the (key id, blob) pair that `<field>_key_id`/`<field>_sealed`
+        columns hold."""
+        sealed = self.seal(value, context=context)
+        return sealed.key_id, sealed.blob
+
+    def seal_optional(self, value: str | None, *, context: str) -> tuple[str | None, bytes | None]:
+        """Like `seal_pair`, with (None, None) for no value."""
+        return self.seal_pair(value, context=context) if value is not None else (None, None)
+
+    def open_pair(self, key_id: str | None, blob: bytes | None, *, context: str) -> str | None:
+        """The value of a (key id, blob) pair; None for none."""
+        if key_id is None or blob is None:
+            return None
+        return self.open(Sealed(key_id, blob), context=context)
 
     def keyed_hash(self, value: str, *, purpose: str) -> str:
         """A stable, non-reversible fingerprint of `value` for matching equal values."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -45,10 +46,17 @@ def get_request_id() -> str | None:
     return current_request_id()
 
 
+def get_now(request: Request) -> datetime:
+    """The request's instant: the clock read once, so every rule in the request agrees."""
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
 # scope="function": the commit runs when the handler returns and before the response is sent,
 # so a failed commit is answered as an error rather than as a success that was never stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+NowDep = Annotated[datetime, Depends(get_now)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 HasherDep = Annotated[PasswordHash, Depends(get_hasher)]
 RequestIdDep = Annotated[str | None, Depends(get_request_id)]

@@ -1,8 +1,9 @@
 """The domain packages this deployment serves.
 
 `core` never imports a domain package by name in code: domains depend on core, not the reverse.
-Each package listed here follows the house layout, so its tables are in `<package>.models` and
-its routes in `<package>.router.router`.
+Each package listed here follows the house layout (CONVENTIONS.md): its tables are in
+`<package>.models`, its routes in `<package>.router.router`, its periodic jobs in `<package>.jobs`,
+and what it plugs into the application (start-up, shut-down, events) in `<package>.wiring`.
 """
 
 from __future__ import annotations
@@ -25,26 +26,44 @@ def import_models() -> None:
         importlib.import_module(f"{package}.models")
 
 
+def _module(package: str, name: str) -> Any | None:
+    try:
+        return importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{package}.{name}":
+            raise  # the module exists and fails to import: not ours to hide
+        return None
+
+
 def hooks(name: str) -> list[Callable[[FastAPI], None]]:
-    """Each installed domain's `configure`, `on_startup` or `on_shutdown` (in `<pkg>.router`)."""
+    """Each installed domain's `configure` or `on_shutdown`, in `<pkg>.wiring`."""
     found: list[Callable[[FastAPI], None]] = []
     for package in INSTALLED_DOMAINS:
-        hook = getattr(importlib.import_module(f"{package}.router"), name, None)
+        hook = getattr(_module(package, "wiring"), name, None)
         if hook is not None:
             found.append(hook)
     return found
 
 
 def job_schedulers(name: str = "schedule") -> list[Callable[[FastAPI, Any], None]]:
-    """Each installed domain's periodic jobs: `schedule(app, scheduler)` adds the shared ones
-    (sweeps, delivery, retention: the web process or `sigurna scheduler`), and
+    """Each installed domain's periodic jobs, in `<pkg>.jobs`: `schedule(app, scheduler)` adds
+    the shared ones (sweeps, delivery, retention: the web process or `sigurna scheduler`), and
     `schedule_in_process` those every web process needs for itself (the roster cache)."""
     found: list[Callable[[FastAPI, Any], None]] = []
     for package in INSTALLED_DOMAINS:
-        hook = getattr(importlib.import_module(f"{package}.router"), name, None)
+        hook = getattr(_module(package, "jobs"), name, None)
         if hook is not None:
             found.append(hook)
     return found
+
+
+def wire() -> None:
+    """Each installed domain subscribes to the events and answers the questions it takes part
+    in (`<pkg>.wiring.wire()`, see core.events); idempotent, so every entry point may call it."""
+    for package in INSTALLED_DOMAINS:
+        wire_domain = getattr(_module(package, "wiring"), "wire", None)
+        if wire_domain is not None:
+            wire_domain()
 
 
 def demo_loaders() -> list[Callable[..., list[str]]]:

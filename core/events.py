@@ -1,25 +1,41 @@
-"""In-transaction events: a publisher says what happened; subscribers react in its transaction.
+"""In-transaction events and questions: how domains react to each other without importing each
+other's services.
 
-`core` (and any domain) publishes a plain dataclass; a domain subscribes a handler to that
-dataclass's type when the application is configured. Handlers run synchronously, in order of
-subscription, with the publisher's session: what they write commits or rolls back with the
-publisher's change. Publishing an event nobody subscribed to does nothing.
+- **Events.** A publisher says what happened (`publish(session, StayAdmitted(...))`); every
+  handler subscribed to that event's type runs at once, in order of subscription, with the
+  publisher's session: what handlers write commits or rolls back with the publisher's change,
+  and an error a handler raises is the publisher's error. An event nobody subscribed to does
+  nothing.
+- **Questions.** A domain asks what only another domain knows (`ask(session, StaysSeen(...))`);
+  the one domain that answers that question's type answers it. A question nobody answers (the
+  other domain is not installed) gets the question's own `unanswered()` value.
+
+A domain subscribes and answers in `<domain>/wiring.py` (`subscribe`/`answer_with`), which
+`core.domains.wire()` imports once per process. The dataclasses below are the contracts: they
+carry plain values (and, where a handler must seal data, the cipher), never a domain's rows.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlmodel import Session
 
-E = TypeVar("E")
-Handler = Callable[[Session, Any], None]
+if TYPE_CHECKING:
+    from core.audit import Actor
+    from core.auth import Principal
+    from core.crypto import FieldCipher
 
-_handlers: dict[type, list[Handler]] = {}
+E = TypeVar("E")
+R = TypeVar("R")
+Q = TypeVar("Q", bound="Question[Any]")
+
+_handlers: dict[type, list[Callable[[Session, Any], None]]] = {}
+_answerers: dict[type, Callable[[Session, Any], Any]] = {}
 
 
 def subscribe(event_type: type[E], handler: Callable[[Session, E], None]) -> None:
@@ -34,7 +50,30 @@ def publish(session: Session, event: object) -> None:
         handler(session, event)
 
 
-# --- core's own events ---------------------------------------------------------------------------
+class Question(Generic[R]):
+    """A question one domain answers for the others; `unanswered` when none does."""
+
+    def unanswered(self) -> R:
+        raise NotImplementedError
+
+
+def answer_with(question_type: type[Q], answerer: Callable[[Session, Q], Any]) -> None:
+    """The one answerer of a question type (a second, different one is a wiring error)."""
+    current = _answerers.get(question_type)
+    if current is not None and current is not answerer:
+        raise RuntimeError(f"{question_type.__name__} already has an answerer")
+    _answerers[question_type] = answerer
+
+
+def ask(session: Session, question: Question[R]) -> R:
+    answerer = _answerers.get(type(question))
+    if answerer is None:
+        return question.unanswered()
+    result: R = answerer(session, question)
+    return result
+
+
+# --- accounts (published by core) ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -47,3 +86,71 @@ class AccountUnderAttack:
     failures: int
     window_started_at: datetime
     locked_until: datetime | None
+
+
+# --- stays and referrals ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdmittedPerson:
+    """Someone admitted to a stay, as a referral needs them (the name in clear: it is sealed by
+    whoever keeps it)."""
+
+    name: str
+    sex: str  # "female" or "male"
+    age: int
+
+
+@dataclass(frozen=True)
+class StayAdmitted:
+    """An emergency admission was made (published by shelters in the admission's transaction);
+    referrals answers it with the referral to the competent CSW (and its child-protection team
+    when children came)."""
+
+    stay_id: uuid.UUID
+    organisation_id: uuid.UUID
+    municipality: str
+    admitted_at: datetime
+    decision_due_at: datetime
+    client: AdmittedPerson
+    children: tuple[AdmittedPerson, ...]
+    cipher: FieldCipher
+    actor: Actor
+    user_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class CswDecisionRecorded:
+    """The competent CSW decided on an admission (published by referrals in the decision's
+    transaction); shelters records the outcome on the stay and, with `stay_until`, moves its end.
+    A handler that refuses (the stay has ended, the date is out of range) raises an AppError,
+    which is the decision's error."""
+
+    stay_id: uuid.UUID
+    outcome: str
+    stay_until: datetime | None
+    at: datetime
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class StaysSeen(Question[frozenset[uuid.UUID]]):
+    """Which of these stays may this principal see the people of (shelters answers: its staff
+    see their shelters' stays, supervisors every stay of their organisation)?"""
+
+    principal: Principal
+    stay_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+
+    def unanswered(self) -> frozenset[uuid.UUID]:
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class CallOfOrganisation(Question[bool]):
+    """Is this call one of the organisation's hotlines' calls (hotline answers)?"""
+
+    call_id: uuid.UUID
+    organisation_id: uuid.UUID
+
+    def unanswered(self) -> bool:
+        return False

@@ -8,7 +8,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http import HttpClient
 
 from core.config import Settings
-from notifications.channels import twilio_client
+from core.twilio import twilio_client
 
 
 class RecordingStore(Protocol):

@@ -9,7 +9,6 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 import anyio
-from twilio.request_validator import RequestValidator
 
 from hotline.journal import VoiceJournal
 from hotline.roster import RosterCache
@@ -68,14 +67,12 @@ class VoiceState:
 
     def __init__(
         self,
-        validator: RequestValidator | None,
         roster: RosterCache,
         journal: VoiceJournal,
         *,
         threads: int,
         tag_key: bytes,
     ) -> None:
-        self.validator = validator
         self.roster = roster
         self.journal = journal
         self.counters: Counter[str] = Counter()

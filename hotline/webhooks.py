@@ -14,10 +14,10 @@ from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
-from twilio.request_validator import RequestValidator
 
 from core.access import Signed
 from core.errors import error_body
+from core.twilio import signed_form
 from hotline import replay, service, twiml
 from hotline.call_writer import CallWriter, WriterBusy
 from hotline.journal import Event, VoiceJournal
@@ -37,7 +37,6 @@ from hotline.routing import (
 )
 from hotline.service import TERMINAL_STATUSES, plan_of
 from hotline.voice_state import VoiceState
-from notifications.twilio_requests import signed_form
 
 log = logging.getLogger("sigurna.hotline.voice")
 router = APIRouter(prefix="/hotline/voice", tags=["twilio"], dependencies=[Signed])
@@ -66,7 +65,7 @@ def _forbidden() -> Response:
 async def _verified(request: Request) -> dict[str, str] | None:
     """The form parameters if Twilio signed this request, else None (logged without the body)."""
     state = _state(request.app)
-    params = await signed_form(request, state.validator)
+    params = await signed_form(request)
     if params is None:
         count = state.count("rejected_signature")
         log.warning(
@@ -566,12 +565,11 @@ def _safe(request: Request, render: Callable[[], str]) -> str:
         return twiml.static_fallback(numbers, caller_id=None, language="en")
 
 
-def install(app: FastAPI, *, validator: RequestValidator | None, roster: RosterCache) -> None:
+def install(app: FastAPI, *, roster: RosterCache) -> None:
     """Give the app the state the voice routes need."""
     settings = app.state.settings
     secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
     app.state.voice = VoiceState(
-        validator,
         roster,
         VoiceJournal(settings.voice_journal_path),
         threads=settings.voice_db_threads,

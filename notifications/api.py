@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from core.access import Signed
 from core.deps import CipherDep, ClockDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import Forbidden
+from core.twilio import signed_form
 from notifications import service
 from notifications.deps import ContactKeeper, DeliveryWatcher
 from notifications.models import (
@@ -22,7 +23,6 @@ from notifications.models import (
     DeliveryState,
     OutboxPublic,
 )
-from notifications.twilio_requests import signed_form
 
 log = logging.getLogger("sigurna.notifications")
 
@@ -150,7 +150,7 @@ def retry_message(
 @router.post("/notifications/twilio/sms-status", status_code=204, dependencies=[Signed])
 async def sms_status(request: Request, clock: ClockDep) -> Response:
     """Twilio's status callback for an SMS we sent (signature-verified)."""
-    params = await signed_form(request, request.app.state.twilio_validator)
+    params = await signed_form(request)
     if params is None:
         log.warning(
             "twilio request refused: missing or wrong signature", extra={"route": request.url.path}

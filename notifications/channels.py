@@ -23,11 +23,10 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from core.clock import Clock
 from core.config import Settings, SmtpSecurity
+from core.twilio import twilio_client
 from notifications.models import Channel
 
 SMS_STATUS_PATH = "/notifications/twilio/sms-status"
@@ -67,15 +66,6 @@ class Transport(Protocol):
 
 
 Transports = dict[Channel, Transport]
-
-
-def twilio_client(settings: Settings, http_client: HttpClient | None = None) -> Client | None:
-    """The official REST client with our timeout, or None when Twilio is not configured."""
-    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
-    if not (settings.twilio_account_sid and token):
-        return None
-    http = http_client or TwilioHttpClient(timeout=settings.twilio_timeout_seconds)
-    return Client(settings.twilio_account_sid, token, http_client=http)
 
 
 class TwilioSms:

@@ -14,7 +14,6 @@ from notifications import api, security
 from notifications.channels import SignedWebhook, transports_from_settings
 from notifications.models import Channel
 from notifications.service import batch_size, deliver_due
-from notifications.twilio_requests import make_validator
 
 log = logging.getLogger("sigurna.notifications")
 
@@ -25,7 +24,6 @@ router.include_router(api.router)
 def configure(app: FastAPI) -> None:
     """The transports chosen at start-up (tests replace them) and Twilio's signature check."""
     app.state.transports = transports_from_settings(app.state.settings, app.state.clock)
-    app.state.twilio_validator = make_validator(app.state.settings)
     events.subscribe(AccountUnderAttack, security.account_under_attack)
 
 
