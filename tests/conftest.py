@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core import domains
 from core.app import create_app
 from core.audit import Actor
 from core.auth import SESSION_COOKIE, new_secret, token_digest
@@ -127,6 +128,12 @@ def private_postgres_url(suffix: str = "") -> str:
     url = sa.make_url(postgres_url())
     name = f"{url.database or 'sigurna_test'}_{os.getpid()}{suffix}"
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wired() -> None:
+    """Domains subscribe to each other's events once per process, as the app and CLI do."""
+    domains.wire()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
