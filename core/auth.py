@@ -285,9 +285,7 @@ def _dummy_hash(hasher: PasswordHash) -> str:
     return _DUMMY_HASHES[key]
 
 
-def logout(
-    session: Session, *, now: datetime, principal: Principal, request_id: str | None
-) -> None:
+def logout(session: Session, *, now: datetime, principal: Principal) -> None:
     """End the caller's session at once."""
     if principal.session_id is None:
         return
@@ -299,7 +297,7 @@ def logout(
     audit.record(
         session,
         now=now,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
         action="auth.logout",
         subject_type="auth_session",
         subject_id=principal.session_id,

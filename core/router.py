@@ -187,10 +187,9 @@ def logout_route(
     principal: AnyUser,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
 ) -> None:
     """End this session at once."""
-    logout(session, now=clock.now(), principal=principal, request_id=request_id)
+    logout(session, now=clock.now(), principal=principal)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -208,7 +207,6 @@ def change_password_route(
     clock: ClockDep,
     settings: SettingsDep,
     hasher: HasherDep,
-    request_id: RequestIdDep,
 ) -> None:
     """Choose a new password; every other session of the account ends."""
     user = session.get(User, principal.user_id)
@@ -223,7 +221,7 @@ def change_password_route(
         current_password=body.current_password,
         new_password=body.new_password,
         keep_session=principal.session_id,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
 
 
@@ -249,7 +247,6 @@ def update_organisation_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
 ) -> OrganisationPublic:
     """Rename an organisation or change its country or time zone."""
     organisation = users.update_organisation(
@@ -257,7 +254,7 @@ def update_organisation_route(
         now=clock.now(),
         organisation=users.get_organisation(session, org_id),
         data=body,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
     return OrganisationPublic.model_validate(organisation)
 
@@ -286,7 +283,6 @@ def create_user_route(
     clock: ClockDep,
     settings: SettingsDep,
     hasher: HasherDep,
-    request_id: RequestIdDep,
 ) -> UserCreated:
     """Create an account; it must choose its own password at first login."""
     now = clock.now()
@@ -297,7 +293,7 @@ def create_user_route(
         hasher=hasher,
         organisation=users.get_organisation(session, org_id),
         data=body,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
     public = users.user_public(session, user, now=now)
     return UserCreated(**public.model_dump(), one_time_password=one_time)
@@ -320,7 +316,6 @@ def update_user_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
 ) -> UserPublic:
     """Change an account's name, volunteer flag or roles."""
     now = clock.now()
@@ -330,7 +325,7 @@ def update_user_route(
         organisation=users.get_organisation(session, org_id),
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
         data=body,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
     return users.user_public(session, user, now=now)
 
@@ -342,7 +337,6 @@ def _set_disabled(
     principal: Principal,
     session: SessionDep,
     clock: ClockDep,
-    request_id: str | None,
     *,
     disabled: bool,
 ) -> UserPublic:
@@ -352,7 +346,7 @@ def _set_disabled(
         now=now,
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
         disabled=disabled,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
         reason=body.reason if body else None,
     )
     return users.user_public(session, user, now=now)
@@ -365,13 +359,10 @@ def disable_user_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
     body: Reason | None = None,
 ) -> UserPublic:
     """Disable an account; its sessions end at once."""
-    return _set_disabled(
-        org_id, user_id, body, principal, session, clock, request_id, disabled=True
-    )
+    return _set_disabled(org_id, user_id, body, principal, session, clock, disabled=True)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/enable", tags=["users"])
@@ -381,13 +372,10 @@ def enable_user_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
     body: Reason | None = None,
 ) -> UserPublic:
     """Enable a disabled account."""
-    return _set_disabled(
-        org_id, user_id, body, principal, session, clock, request_id, disabled=False
-    )
+    return _set_disabled(org_id, user_id, body, principal, session, clock, disabled=False)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/revoke-sessions", tags=["users"])
@@ -397,7 +385,6 @@ def revoke_sessions_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
     body: Reason | None = None,
 ) -> Revoked:
     """Log an account out everywhere, at once."""
@@ -405,7 +392,7 @@ def revoke_sessions_route(
         session,
         now=clock.now(),
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
         reason=body.reason if body else None,
     )
     return Revoked(revoked_sessions=count)
@@ -419,7 +406,6 @@ def reset_password_route(
     session: SessionDep,
     clock: ClockDep,
     hasher: HasherDep,
-    request_id: RequestIdDep,
 ) -> OneTimePassword:
     """Give an account a one-time password, shown once; its sessions end at once."""
     password = users.reset_password(
@@ -427,7 +413,7 @@ def reset_password_route(
         now=clock.now(),
         hasher=hasher,
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
     return OneTimePassword(one_time_password=password)
 
@@ -440,7 +426,6 @@ def unlock_route(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    request_id: RequestIdDep,
 ) -> None:
     """Lift an account's lock and every source's wait on it (after an attack has passed)."""
     users.unlock(
@@ -448,7 +433,7 @@ def unlock_route(
         now=clock.now(),
         settings=settings,
         user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
 
 
@@ -470,7 +455,6 @@ def create_token_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
 ) -> ApiTokenCreated:
     """Issue a token for a machine client; the secret is in this answer only."""
     token, secret = users.create_token(
@@ -479,7 +463,7 @@ def create_token_route(
         organisation=users.get_organisation(session, org_id),
         data=body,
         created_by=principal.user_id,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
     )
     return ApiTokenCreated(**ApiTokenPublic.model_validate(token).model_dump(), token=secret)
 
@@ -491,7 +475,6 @@ def revoke_token_route(
     principal: OrgAdmin,
     session: SessionDep,
     clock: ClockDep,
-    request_id: RequestIdDep,
     body: Reason | None = None,
 ) -> ApiTokenPublic:
     """Revoke a token; it stops working at once."""
@@ -500,7 +483,7 @@ def revoke_token_route(
         now=clock.now(),
         organisation_id=org_id,
         token_id=token_id,
-        actor=principal.actor(request_id),
+        actor=principal.actor(),
         reason=body.reason if body else None,
     )
     return ApiTokenPublic.model_validate(token)

@@ -270,14 +270,12 @@ def set_disabled(
     else:
         user.disabled_at = None
     session.add(user)
-    audit.record(
+    _audit_user(
         session,
         now=now,
         actor=actor,
+        user=user,
         action="user.disabled" if disabled else "user.enabled",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=user.organisation_id,
         reason=reason,
     )
     return user
@@ -288,15 +286,8 @@ def revoke_user_sessions(
 ) -> int:
     """Log a user out everywhere at once."""
     count = revoke_sessions(session, now=now, user_id=user.id, reason="revoked by admin")
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.sessions_revoked",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=user.organisation_id,
-        reason=reason,
+    _audit_user(
+        session, now=now, actor=actor, user=user, action="user.sessions_revoked", reason=reason
     )
     return count
 
@@ -312,15 +303,7 @@ def reset_password(
     user.locked_until = None
     session.add(user)
     revoke_sessions(session, now=now, user_id=user.id, reason="password reset")
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.password_reset",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=user.organisation_id,
-    )
+    _audit_user(session, now=now, actor=actor, user=user, action="user.password_reset")
     return password
 
 
@@ -333,15 +316,7 @@ def unlock(
     session.add(user)
     session.exec(delete(LoginFailure).where(col(LoginFailure.user_id) == user.id))
     throttle.forget_account(session, account=throttle.account_key(secret, user.email))
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="user.unlocked",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=user.organisation_id,
-    )
+    _audit_user(session, now=now, actor=actor, user=user, action="user.unlocked")
 
 
 def change_own_password(
@@ -367,14 +342,27 @@ def change_own_password(
     user.password_changed_at = now
     session.add(user)
     revoke_sessions(session, now=now, user_id=user.id, reason="password changed", keep=keep_session)
+    _audit_user(session, now=now, actor=actor, user=user, action="user.password_changed")
+
+
+def _audit_user(
+    session: Session,
+    *,
+    now: datetime,
+    actor: Actor,
+    user: User,
+    action: str,
+    reason: str | None = None,
+) -> None:
     audit.record(
         session,
         now=now,
         actor=actor,
-        action="user.password_changed",
+        action=action,
         subject_type="user",
         subject_id=user.id,
         organisation_id=user.organisation_id,
+        reason=reason,
     )
 
 
