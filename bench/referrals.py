@@ -44,12 +44,12 @@ from core.clock import SystemClock
 from core.config import Settings
 from core.crypto import FieldCipher, cipher_from_settings
 from core.db import UnitOfWork, create_db_engine, unit_of_work, upgrade
+from core.localtime import add_local_days
 from notifications import service as outbox
 from notifications.channels import Outgoing, SignedWebhook
 from notifications.models import Channel
 from referrals import service
 from referrals.models import ReminderKind
-from shelters.time import add_local_days
 
 REFERRALS = 100_000
 NGOS = 4

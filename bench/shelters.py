@@ -49,9 +49,9 @@ from core.auth import SESSION_COOKIE, new_secret, token_digest
 from core.clock import SystemClock
 from core.crypto import cipher_from_settings
 from core.db import create_db_engine, upgrade
+from core.localtime import nights
 from shelters import service
 from shelters.models import Sex, Shelter
-from shelters.time import nights
 
 SIZES = (50, 100, 250, 500)
 ORGANISATIONS = 10

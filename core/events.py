@@ -110,7 +110,8 @@ class StayAdmitted:
     stay_id: uuid.UUID
     organisation_id: uuid.UUID
     municipality: str
-    admitted_at: datetime
+    admitted_at: datetime  # when she arrived
+    entered_at: datetime  # when the admission was entered (later for a night entered next day)
     decision_due_at: datetime
     client: AdmittedPerson
     children: tuple[AdmittedPerson, ...]

@@ -1,9 +1,11 @@
-"""Periodic hotline work: keep the fallback roster fresh; delete callers' data when due."""
+"""Periodic hotline work: keep the fallback roster fresh, replay the voice journal, delete
+callers' data when due; and the hooks that schedule it (`schedule`, `schedule_in_process`)."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from sqlmodel import col, select
@@ -14,6 +16,7 @@ from core.db import UnitOfWork
 from hotline import replay, service
 from hotline.models import Call
 from hotline.recordings import RecordingStore
+from hotline.wiring import ladders, recordings, voice
 
 log = logging.getLogger("sigurna.hotline.jobs")
 
@@ -21,7 +24,7 @@ log = logging.getLogger("sigurna.hotline.jobs")
 def refresh_roster(app: FastAPI) -> int:
     """Recompute the cached duty ladders from the database (memory and file)."""
     with app.state.unit_of_work() as session:
-        count: int = app.state.voice.roster.refresh(
+        count: int = voice(app).roster.refresh(
             session, settings=app.state.settings, now=app.state.clock.now()
         )
     return count
@@ -37,7 +40,7 @@ def refresh_roster_safely(app: FastAPI) -> None:
 def roster_changed(app: FastAPI) -> None:
     """A hotline, closure, shift, override or duty phone changed: new calls and the fallback
     roster follow at once, not on the next timer."""
-    app.state.ladders.clear()
+    ladders(app).clear()
     refresh_roster_safely(app)
 
 
@@ -57,7 +60,7 @@ def check_status_callbacks(app: FastAPI) -> None:
 def replay_journal(app: FastAPI) -> int:
     """Record what the voice webhooks answered without the database; returns the calls."""
     return replay.replay(
-        app.state.voice.journal,
+        voice(app).journal,
         app.state.unit_of_work,
         cipher=app.state.cipher,
         settings=app.state.settings,
@@ -65,7 +68,7 @@ def replay_journal(app: FastAPI) -> int:
 
 
 def replay_journal_safely(app: FastAPI) -> None:
-    if not app.state.voice.journal.pending():
+    if not voice(app).journal.pending():
         return
     try:
         replay_journal(app)
@@ -130,7 +133,29 @@ def purge_safely(app: FastAPI) -> None:
             app.state.unit_of_work,
             now=app.state.clock.now(),
             retention_days=app.state.settings.caller_retention_days,
-            recordings=app.state.recordings,
+            recordings=recordings(app),
         )
     except Exception as exc:
         log.warning("caller data purge failed", extra={"error_type": type(exc).__name__})
+
+
+# --- the hooks core.domains runs ---------------------------------------------------------------
+
+
+def schedule_in_process(app: FastAPI, scheduler: Any) -> None:
+    """Keep this process's fallback roster fresh (now, then every minute), and record what was
+    answered without the database (now, at start-up, then every few seconds while any waits)."""
+    replay_journal_safely(app)
+    refresh_roster_safely(app)
+    check_status_callbacks(app)
+    settings = app.state.settings
+    for job, seconds, name in (
+        (refresh_roster_safely, settings.roster_refresh_seconds, "hotline.roster"),
+        (replay_journal_safely, settings.voice_journal_replay_seconds, "hotline.journal"),
+    ):
+        scheduler.add_job(job, "interval", args=[app], seconds=seconds, id=name)
+
+
+def schedule(app: FastAPI, scheduler: Any) -> None:
+    """Purge callers' data hourly (shared work: the web process or `sigurna scheduler`)."""
+    scheduler.add_job(purge_safely, "interval", args=[app], hours=1, id="hotline.purge")

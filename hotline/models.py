@@ -476,3 +476,29 @@ class CallbackTask(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+
+
+class CallUpdate(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
+    caller_type: CallerType | None = None
+    urgency: Urgency | None = None
+
+
+class Reason(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
+    reason: str = Field(min_length=5, max_length=300)
+
+
+class TaskUpdate(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
+    safe_to_call_back: SafeToCallBack | None = None
+    assigned_user_id: uuid.UUID | None = None
+
+
+class TaskClose(SQLModel):
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
+    outcome: CallbackOutcome | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core.config import Settings
-from core.crypto import FieldCipher, Sealed
+from core.crypto import FieldCipher
 from core.db import UnitOfWork
 from hotline import service
 from hotline.journal import Event, VoiceJournal, read_events
@@ -39,14 +39,14 @@ def _event(kind: str, *, sid: str, to: str, at: datetime, **fields: Any) -> Even
 def _sealed(cipher: FieldCipher, text: str | None, context: str) -> dict[str, str] | None:
     if not text:
         return None
-    sealed = cipher.seal(text, context=context)
-    return {"k": sealed.key_id, "b": base64.b64encode(sealed.blob).decode()}
+    key_id, blob = cipher.seal_pair(text, context=context)
+    return {"k": key_id, "b": base64.b64encode(blob).decode()}
 
 
 def _opened(cipher: FieldCipher, data: Any, context: str) -> str | None:
     if not isinstance(data, dict):
         return None
-    return cipher.open(Sealed(str(data["k"]), base64.b64decode(data["b"])), context=context)
+    return cipher.open_pair(str(data["k"]), base64.b64decode(data["b"]), context=context)
 
 
 def dialled(

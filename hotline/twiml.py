@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -130,11 +130,7 @@ def screen_accepted() -> str:
 
 
 def screen_declined(language: str) -> str:
-    words = prompts_for(language)
-    response = VoiceResponse()
-    response.say(words.no_digit, language=words.language, voice=words.voice)
-    response.hangup()
-    return str(response)
+    return _say_and_hang_up(language, lambda words: words.no_digit)
 
 
 def voicemail(language: str, *, base_url: str) -> str:
@@ -155,9 +151,13 @@ def voicemail(language: str, *, base_url: str) -> str:
 
 
 def voicemail_done(language: str) -> str:
+    return _say_and_hang_up(language, lambda words: words.voicemail_thanks)
+
+
+def _say_and_hang_up(language: str, text: Callable[[Prompts], str]) -> str:
     words = prompts_for(language)
     response = VoiceResponse()
-    response.say(words.voicemail_thanks, language=words.language, voice=words.voice)
+    response.say(text(words), language=words.language, voice=words.voice)
     response.hangup()
     return str(response)
 

@@ -1,79 +1,170 @@
-"""Notifications: contacts and delivery status routes; delivery runs as a periodic job."""
+"""Notifications over HTTP: contacts, delivery status, dead-letter retries, Twilio SMS callbacks.
+
+Delivery itself runs as a periodic job (`notifications.jobs`).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
 
-from core import events
-from core.events import AccountUnderAttack
-from notifications import api, security
-from notifications.channels import SignedWebhook, transports_from_settings
-from notifications.models import Channel
-from notifications.service import batch_size, deliver_due
+from core.access import Signed
+from core.deps import CipherDep, NowDep, SessionDep, SettingsDep
+from core.errors import Forbidden
+from core.twilio import signed_form
+from notifications import service
+from notifications.deps import ContactKeeper, DeliveryWatcher
+from notifications.errors import BAD_SIGNATURE
+from notifications.models import (
+    ContactCreate,
+    ContactCreated,
+    ContactPublic,
+    ContactUpdate,
+    DeliveryState,
+    OutboxPublic,
+)
 
 log = logging.getLogger("sigurna.notifications")
 
-router = APIRouter()
-router.include_router(api.router)
+router = APIRouter(tags=["notifications"])
+
+CONTACTS = "/organisations/{org_id}/notification-contacts"
+MESSAGES = "/organisations/{org_id}/notifications"
 
 
-def configure(app: FastAPI) -> None:
-    """The transports chosen at start-up (tests replace them) and Twilio's signature check."""
-    app.state.transports = transports_from_settings(app.state.settings, app.state.clock)
-    events.subscribe(AccountUnderAttack, security.account_under_attack)
+@router.get(CONTACTS, response_model=list[ContactPublic])
+def list_contacts(org_id: uuid.UUID, principal: ContactKeeper, session: SessionDep) -> object:
+    """Where the organisation receives notifications, and for what."""
+    return service.list_contacts(session, organisation_id=org_id)
 
 
-def schedule(app: FastAPI, scheduler: Any) -> None:
-    """Deliver due outbox messages every few seconds (15 by default)."""
-    scheduler.add_job(
-        deliver_safely,
-        "interval",
-        args=[app],
-        seconds=app.state.settings.delivery_interval_seconds,
-        id="notifications.deliver",
+@router.post(CONTACTS, status_code=201, response_model=ContactCreated)
+def create_contact(
+    org_id: uuid.UUID,
+    body: ContactCreate,
+    principal: ContactKeeper,
+    session: SessionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+) -> object:
+    """Add an e-mail address, SMS number or webhook; a webhook's signing secret is shown once."""
+    contact, secret = service.create_contact(
+        session,
+        now=now,
+        organisation_id=org_id,
+        data=body,
+        settings=settings,
+        cipher=cipher,
+        actor=principal.actor(),
+    )
+    return ContactCreated.model_validate(contact, update={"signing_secret": secret})
+
+
+@router.patch(CONTACTS + "/{contact_id}", response_model=ContactPublic)
+def update_contact(
+    org_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    body: ContactUpdate,
+    principal: ContactKeeper,
+    session: SessionDep,
+    now: NowDep,
+) -> object:
+    """Rename a contact, change its purposes, or switch it on or off."""
+    contact = service.get_contact(session, organisation_id=org_id, contact_id=contact_id)
+    return service.update_contact(
+        session, now=now, contact=contact, data=body, actor=principal.actor()
     )
 
 
-def deliver(app: FastAPI, *, batches: int = 20) -> int:
-    """Deliver what is due, batch after batch, until nothing is due or the cap is reached."""
-    settings = app.state.settings
-    claim_for = timedelta(seconds=settings.delivery_claim_seconds)
-    slowest = max(
-        settings.webhook_connect_timeout_seconds + settings.webhook_timeout_seconds,
-        settings.smtp_timeout_seconds,
-        settings.twilio_timeout_seconds,
+@router.delete(CONTACTS + "/{contact_id}", status_code=204)
+def delete_contact(
+    org_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    principal: ContactKeeper,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """Remove a contact (messages already queued for it are still delivered)."""
+    contact = service.get_contact(session, organisation_id=org_id, contact_id=contact_id)
+    service.delete_contact(session, now=now, contact=contact, actor=principal.actor())
+    return Response(status_code=204)
+
+
+@router.post(CONTACTS + "/{contact_id}/rotate-secret", response_model=ContactCreated)
+def rotate_secret(
+    org_id: uuid.UUID,
+    contact_id: uuid.UUID,
+    principal: ContactKeeper,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> object:
+    """A new signing secret for a webhook, shown once."""
+    contact = service.get_contact(session, organisation_id=org_id, contact_id=contact_id)
+    secret = service.rotate_secret(
+        session, now=now, contact=contact, cipher=cipher, actor=principal.actor()
     )
-    limit = batch_size(claim_for=claim_for, workers=settings.delivery_workers, slowest_send=slowest)
-    total = 0
-    for _ in range(batches):
-        sent = deliver_due(
-            app.state.unit_of_work,
-            now=app.state.clock.now(),
-            transports=app.state.transports,
-            cipher=app.state.cipher,
-            limit=limit,
-            workers=settings.delivery_workers,
-            claim_for=claim_for,
-            clock=app.state.clock.now,
+    return ContactCreated.model_validate(contact, update={"signing_secret": secret})
+
+
+@router.get(MESSAGES, response_model=list[OutboxPublic])
+def list_messages(
+    org_id: uuid.UUID,
+    principal: DeliveryWatcher,
+    session: SessionDep,
+    state: DeliveryState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> object:
+    """What the organisation sent, newest first, with each message's delivery state."""
+    found = service.list_messages(session, organisation_id=org_id, state=state, limit=limit)
+    return [service.public_view(m) for m in found]
+
+
+@router.post(MESSAGES + "/{message_id}/retry", response_model=OutboxPublic)
+def retry_message(
+    org_id: uuid.UUID,
+    message_id: uuid.UUID,
+    principal: DeliveryWatcher,
+    session: SessionDep,
+    now: NowDep,
+) -> object:
+    """Queue a dead-lettered message again (after its contact has been corrected)."""
+    message = service.retry_message(
+        session,
+        now=now,
+        organisation_id=org_id,
+        message_id=message_id,
+        actor=principal.actor(),
+    )
+    return service.public_view(message)
+
+
+@router.post("/notifications/twilio/sms-status", status_code=204, dependencies=[Signed])
+async def sms_status(request: Request, now: NowDep) -> Response:
+    """Twilio's status callback for an SMS we sent (signature-verified)."""
+    params = await signed_form(request)
+    if params is None:
+        log.warning(
+            "twilio request refused: missing or wrong signature", extra={"route": request.url.path}
         )
-        total += sent
-        if sent == 0:
-            break
-    return total
+        raise Forbidden(BAD_SIGNATURE)
+    sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
+    if sid and status:
 
+        def apply() -> None:
+            with request.app.state.unit_of_work() as session:
+                service.sms_status(
+                    session,
+                    now=now,
+                    message_sid=sid,
+                    status=status,
+                    error_code=params.get("ErrorCode"),
+                )
 
-def deliver_safely(app: FastAPI) -> None:
-    try:
-        deliver(app)
-    except Exception as exc:  # the next run picks up where this one stopped
-        log.warning("outbox delivery failed", extra={"error_type": type(exc).__name__})
-
-
-def on_shutdown(app: FastAPI) -> None:
-    webhook = app.state.transports.get(Channel.WEBHOOK)
-    if isinstance(webhook, SignedWebhook):
-        webhook.close()
+        await to_thread.run_sync(apply)
+    return Response(status_code=204)

@@ -1,6 +1,6 @@
 """Security notices: an account under attack is told to its owner and its organisation's admins.
 
-Subscribed to `core.events.AccountUnderAttack` when the application is configured; the e-mails
+Subscribed to `core.events.AccountUnderAttack` in `notifications.wiring.wire()`; the e-mails
 join the outbox in the login's transaction, once per account, window and kind (alert or lock).
 They name no address and no source: only that failed logins were blocked, when, and what to do.
 """

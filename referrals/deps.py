@@ -14,15 +14,15 @@ from typing import Annotated
 from fastapi import Depends
 from sqlmodel import Session
 
+from core import events
 from core.access import ALL_ROLES, Policy, Scope, require
 from core.auth import Principal
 from core.deps import SessionDep
 from core.errors import Forbidden, NotFound
+from core.events import StaysSeen
 from core.models import OrganisationKind, Role
-from referrals import service, team
+from referrals import errors, service, team
 from referrals.models import Referral, Team
-from shelters import service as shelter_service
-from shelters.deps import sees_people
 
 # The sender's case workers: who made the referral, who looks after the client.
 SEND = Policy(Scope.ORGANISATION, frozenset({Role.SUPERVISOR, Role.COUNSELOR, Role.SHELTER_STAFF}))
@@ -45,7 +45,7 @@ DirectoryReader = Annotated[Principal, Depends(require(DIRECTORY))]
 def csw_admin(principal: Annotated[Principal, Depends(require(KEEP_DIRECTORY))]) -> Principal:
     """An admin of a Center for Social Work."""
     if principal.organisation_kind is not OrganisationKind.CSW:
-        raise Forbidden("Only a Center for Social Work keeps municipalities in the directory.")
+        raise Forbidden(errors.ONLY_CSW_KEEPS_DIRECTORY)
     return principal
 
 
@@ -55,7 +55,7 @@ DirectoryKeeper = Annotated[Principal, Depends(csw_admin)]
 def csw_team_keeper(principal: Annotated[Principal, Depends(require(KEEP_TEAM))]) -> Principal:
     """An admin or supervisor of a Center for Social Work."""
     if principal.organisation_kind is not OrganisationKind.CSW:
-        raise Forbidden("Only a Center for Social Work has a child-protection team.")
+        raise Forbidden(errors.ONLY_CSW_HAS_TEAM)
     return principal
 
 
@@ -74,24 +74,26 @@ class Held:
 
 def visible(session: Session, principal: Principal, referrals: list[Referral]) -> list[Referral]:
     """The sender's referrals this caller may see: all for supervisors; for others the ones they
-    made, those about stays in shelters they staff (`shelters.deps.sees_people`), and, for
-    counselors, those made from calls and cases (the counselling team's)."""
+    made, those about stays whose people they may see (the question `StaysSeen`, which shelters
+    answers: the stays of the shelters they staff), and, for counselors, those made from calls
+    and cases (the counselling team's)."""
     if Role.SUPERVISOR in principal.roles:
         return referrals
-    shelters = shelter_service.shelters_of_stays(
-        session, [r.stay_id for r in referrals if r.stay_id is not None]
+
+    def made(referral: Referral) -> bool:
+        return referral.created_by is not None and referral.created_by == principal.user_id
+
+    stays = frozenset(r.stay_id for r in referrals if r.stay_id is not None and not made(r))
+    seen: frozenset[uuid.UUID] = (
+        events.ask(session, StaysSeen(principal, stays)) if stays else frozenset()
     )
-    seen: dict[uuid.UUID, bool] = {}
 
     def may_see(referral: Referral) -> bool:
-        if referral.created_by is not None and referral.created_by == principal.user_id:
+        if made(referral):
             return True
         if referral.stay_id is None:
             return Role.COUNSELOR in principal.roles
-        shelter = shelters[referral.stay_id]
-        if shelter.id not in seen:
-            seen[shelter.id] = sees_people(session, principal, shelter)
-        return seen[shelter.id]
+        return referral.stay_id in seen
 
     return [r for r in referrals if may_see(r)]
 
@@ -102,7 +104,7 @@ def sent(org_id: uuid.UUID, referral_id: uuid.UUID, principal: Sender, session: 
         session, organisation_id=org_id, referral_id=referral_id, lock=True
     )
     if not visible(session, principal, [referral]):
-        raise NotFound("Not found.")
+        raise NotFound(errors.NOT_FOUND)
     return Held(principal, referral)
 
 

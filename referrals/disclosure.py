@@ -20,7 +20,7 @@ from core import audit
 from core.audit import Actor
 from core.crypto import FieldCipher
 from referrals import service
-from referrals.models import LegalBasis, Referral, Scope, Team
+from referrals.models import ConsentScope, LegalBasis, Referral, Team
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,13 @@ def cut(dossier: dict[str, Any], referral: Referral, *, on_team: bool) -> Shared
     scope = set(referral.consent_scope)
     by_law = child_at_risk(referral)
     children = dossier.get("children")
-    named = Scope.CHILDREN in scope or (by_law and on_team)
+    named = ConsentScope.CHILDREN in scope or (by_law and on_team)
     return Shared(
-        client=dossier.get("client") if Scope.IDENTITY in scope else None,
+        client=dossier.get("client") if ConsentScope.IDENTITY in scope else None,
         children=children if named else None,
         children_ages=sorted(c["age"] for c in children or []) if by_law else None,
         names_withheld=by_law and not named,
-        circumstances=dossier.get("circumstances") if Scope.CIRCUMSTANCES in scope else None,
+        circumstances=dossier.get("circumstances") if ConsentScope.CIRCUMSTANCES in scope else None,
     )
 
 
@@ -62,7 +62,7 @@ def _what(shared: Shared, referral: Referral) -> str:
     if shared.client is not None:
         parts.append("identity")
     if shared.children is not None:
-        by_consent = Scope.CHILDREN in referral.consent_scope
+        by_consent = ConsentScope.CHILDREN in referral.consent_scope
         parts.append("children named " + ("(consent)" if by_consent else "(child-protection team)"))
     elif shared.names_withheld:
         parts.append("children unnamed (ages only)")

@@ -1,8 +1,9 @@
-"""The deadline sweep as a periodic job."""
+"""Referrals' periodic work: the deadline sweep, every minute."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -28,3 +29,14 @@ def sweep_safely(app: FastAPI) -> None:
         return
     if handled:
         log.info("referral reminders swept", extra={"count": handled})
+
+
+def schedule(app: FastAPI, scheduler: Any) -> None:
+    """Sweep due reminders every minute (shared work: the web process or `sigurna scheduler`)."""
+    scheduler.add_job(
+        sweep_safely,
+        "interval",
+        args=[app],
+        seconds=app.state.settings.sweep_interval_seconds,
+        id="referrals.sweep",
+    )

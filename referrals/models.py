@@ -83,7 +83,7 @@ OPEN_STATUSES = frozenset(
 )
 
 
-class Scope(StrEnum):
+class ConsentScope(StrEnum):
     """What the client agreed may be shared with the recipient."""
 
     IDENTITY = "identity"  # the client's name, sex and age
@@ -133,7 +133,7 @@ class Referral(SQLModel, table=True):
         default=ReferralStatus.OPEN, sa_type=enum_type(ReferralStatus, "referral_status")
     )
     # Consent to share: given or not, its scope, who recorded it and when.
-    consent_scope: list[Scope] = Field(default_factory=list, sa_type=sa.JSON)
+    consent_scope: list[ConsentScope] = Field(default_factory=list, sa_type=sa.JSON)
     consent_recorded_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
     consent_recorded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     legal_basis: LegalBasis | None = Field(
@@ -266,14 +266,14 @@ class ConsentSet(SQLModel):
 
     model_config = STRICT_BODY  # type: ignore[assignment]
 
-    scope: list[Scope] = Field(max_length=3)
+    scope: list[ConsentScope] = Field(max_length=3)
     circumstances: str | None = Field(default=None, min_length=3, max_length=4000)
 
     _circumstances = field_validator("circumstances")(_text)
 
     @field_validator("scope")
     @classmethod
-    def _unique(cls, value: list[Scope]) -> list[Scope]:
+    def _unique(cls, value: list[ConsentScope]) -> list[ConsentScope]:
         return sorted(set(value))
 
 
@@ -416,7 +416,7 @@ class ReferralPublic(SQLModel):
     children: int
     deadline: datetime | None
     status: ReferralStatus
-    consent_scope: list[Scope]
+    consent_scope: list[ConsentScope]
     consent_recorded_at: datetime | None
     legal_basis: LegalBasis | None
     legal_note: str | None
@@ -449,7 +449,7 @@ class IncomingReferral(SQLModel):
     children: int
     deadline: datetime | None
     status: ReferralStatus
-    consent_scope: list[Scope]
+    consent_scope: list[ConsentScope]
     legal_basis: LegalBasis | None
     legal_note: str | None
     created_at: datetime

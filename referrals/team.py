@@ -18,11 +18,11 @@ from core.audit import Actor
 from core.auth import Principal
 from core.errors import InvalidInput, NotFound
 from core.models import Role, User, UserRole
+from referrals import errors
 from referrals.models import ChildProtectionMember
 
 # Only those who read the inbox can read a child's identity there.
 ELIGIBLE = frozenset({Role.CSW_OFFICER, Role.SUPERVISOR})
-NO_SUCH_USER = "user_id: your centre has no such user."
 
 
 def is_member(session: Session, principal: Principal) -> bool:
@@ -46,28 +46,8 @@ def members(session: Session, *, organisation_id: uuid.UUID) -> list[tuple[User,
 def _colleague(session: Session, *, organisation_id: uuid.UUID, user_id: uuid.UUID) -> User:
     user = session.get(User, user_id)
     if user is None or user.organisation_id != organisation_id:
-        raise InvalidInput(NO_SUCH_USER)
+        raise InvalidInput(errors.NO_SUCH_USER)
     return user
-
-
-def _audit(
-    session: Session,
-    *,
-    now: datetime,
-    actor: Actor,
-    organisation_id: uuid.UUID,
-    user: User,
-    what: str,
-) -> None:
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=f"referrals.child_protection_member_{what}",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=organisation_id,
-    )
 
 
 def add(
@@ -77,9 +57,7 @@ def add(
     user = _colleague(session, organisation_id=organisation_id, user_id=user_id)
     roles = set(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)).all())
     if not roles & ELIGIBLE or user.disabled_at is not None:
-        raise InvalidInput(
-            "user_id: only an active csw_officer or supervisor can be on the child-protection team."
-        )
+        raise InvalidInput(errors.ONLY_ELIGIBLE_ON_TEAM)
     row = session.get(ChildProtectionMember, user.id)
     if row is not None:
         return user, row.created_at
@@ -92,7 +70,15 @@ def add(
         )
     )
     session.flush()
-    _audit(session, now=now, actor=actor, organisation_id=organisation_id, user=user, what="added")
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="referrals.child_protection_member_added",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=organisation_id,
+    )
     return user, now
 
 
@@ -103,9 +89,15 @@ def remove(
     user = _colleague(session, organisation_id=organisation_id, user_id=user_id)
     row = session.get(ChildProtectionMember, user.id)
     if row is None:
-        raise NotFound("That person is not on the child-protection team.")
+        raise NotFound(errors.NOT_ON_TEAM)
     session.delete(row)
     session.flush()
-    _audit(
-        session, now=now, actor=actor, organisation_id=organisation_id, user=user, what="removed"
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="referrals.child_protection_member_removed",
+        subject_type="user",
+        subject_id=user.id,
+        organisation_id=organisation_id,
     )

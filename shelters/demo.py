@@ -15,10 +15,10 @@ from core.crypto import cipher_from_settings
 from core.models import Organisation, Role, User
 from shelters import service
 from shelters.models import (
+    AdmissionChannel,
     AdmissionCreate,
     BedCreate,
     BedKind,
-    Channel,
     Group,
     PersonIn,
     RoomCreate,
@@ -125,7 +125,7 @@ def _demo_stay(session: Session, *, now: datetime) -> None:
         data=AdmissionCreate(
             client=PersonIn(name="Demo Resident", sex=Sex.FEMALE, age=31),
             children=[PersonIn(name="Demo Baby", sex=Sex.MALE, age=1)],
-            channel=Channel.POLICE,
+            channel=AdmissionChannel.POLICE,
             municipality="Podgorica",
             group=Group.WOMEN_WITH_CHILDREN,
         ),

@@ -3,7 +3,8 @@
 A route names a policy (roles, organisation in the path); `shelter_gate` then admits to a named
 shelter only its assigned staff and the organisation's supervisors (and admins, for the
 configuration routes that allow them). Anyone else gets 404, as if the shelter did not exist.
-Whether a caller may see the address or the people is decided here too (`Gate.sees_people`).
+Whether a caller may see the address or the people is decided here too (`Gate.sees_people`, by
+`shelters.service.sees_people`, the rule other domains ask through `core.events.StaysSeen`).
 """
 
 import uuid
@@ -18,7 +19,7 @@ from core.auth import Principal
 from core.deps import SessionDep
 from core.errors import NotFound, Unauthenticated
 from core.models import Role
-from shelters import service
+from shelters import errors, service
 from shelters.models import Shelter
 
 # Configuration: shelters, rooms, beds, staff. Admins configure but never see people or address.
@@ -54,19 +55,8 @@ class Gate:
     @property
     def user_id(self) -> uuid.UUID:
         if self.principal.user_id is None:  # shelter policies admit sessions only
-            raise Unauthenticated("Log in to use this route.")
+            raise Unauthenticated(errors.SESSION_ONLY)
         return self.principal.user_id
-
-
-def sees_people(session: SessionDep, principal: Principal, shelter: Shelter) -> bool:
-    """The shelter's address and residents are for its staff and its organisation's supervisors."""
-    if principal.organisation_id != shelter.organisation_id:
-        return False
-    if Role.SUPERVISOR in principal.roles:
-        return True
-    return Role.SHELTER_STAFF in principal.roles and service.is_staff(
-        session, shelter_id=shelter.id, user_id=principal.user_id
-    )
 
 
 def shelter_gate(policy: Policy) -> Callable[..., Gate]:
@@ -81,10 +71,10 @@ def shelter_gate(policy: Policy) -> Callable[..., Gate]:
         principal: Principal = Depends(checked),  # noqa: B008
     ) -> Gate:
         shelter = service.get_shelter(session, organisation_id=org_id, shelter_id=shelter_id)
-        people = sees_people(session, principal, shelter)
+        people = service.sees_people(session, principal, shelter)
         # Admins configure shelters without seeing who is in them; nobody else gets this far.
         if not people and (Role.ADMIN not in principal.roles or Role.ADMIN not in policy.roles):
-            raise NotFound("Not found.")
+            raise NotFound(errors.NOT_FOUND)
         return Gate(principal, shelter, people)
 
     return gate
@@ -101,6 +91,6 @@ def other_shelter(session: SessionDep, gate: Gate, shelter_id: uuid.UUID) -> She
     shelter = service.get_shelter(
         session, organisation_id=gate.shelter.organisation_id, shelter_id=shelter_id
     )
-    if not sees_people(session, gate.principal, shelter):
-        raise NotFound("Not found.")
+    if not service.sees_people(session, gate.principal, shelter):
+        raise NotFound(errors.NOT_FOUND)
     return shelter

@@ -37,11 +37,11 @@ from notifications.service import NewMessage
 from referrals import service as referral_service
 from referrals.models import Referral
 from shelters import service as shelter_service
+from shelters.models import AdmissionChannel as Channel
 from shelters.models import (
     AdmissionCreate,
     ApprovalCreate,
     BedKind,
-    Channel,
     ExtensionCreate,
     HoldCreate,
     PersonIn,

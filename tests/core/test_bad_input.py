@@ -27,11 +27,11 @@ from referrals.models import (
     Source,
 )
 from shelters import service as shelter_service
+from shelters.models import AdmissionChannel as Channel
 from shelters.models import (
     AdmissionCreate,
     Bed,
     BedOccupancy,
-    Channel,
     EntryApproval,
     EntryLog,
     ExtensionCreate,

@@ -33,7 +33,8 @@ from referrals.models import (
     Team,
 )
 from shelters import service as shelters
-from shelters.models import AdmissionCreate, BedKind, Channel, PersonIn, Sex, Shelter
+from shelters.models import AdmissionChannel as Channel
+from shelters.models import AdmissionCreate, BedKind, PersonIn, Sex, Shelter
 from tests.conftest import (
     T0,
     World,

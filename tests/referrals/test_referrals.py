@@ -209,7 +209,7 @@ def test_reminders_fall_due_at_the_exact_instants_and_are_sent_then_and_not_befo
         2,
         ReminderState.PENDING,
     )
-    from shelters.time import add_local_days
+    from core.localtime import add_local_days
 
     assert following.due_at == add_local_days(utc(expected[ReminderKind.DEADLINE]), 2, PODGORICA)
 

@@ -33,6 +33,7 @@ from core.clock import SystemClock
 from core.config import Settings
 from core.crypto import cipher_from_settings
 from core.db import create_db_engine, unit_of_work, upgrade
+from core.localtime import add_local_days
 from core.models import Organisation, OrganisationKind
 from notifications import service as outbox
 from notifications.models import (
@@ -44,6 +45,7 @@ from notifications.models import (
 )
 from referrals import service as referrals
 from referrals.models import (
+    ConsentScope,
     ConsentSet,
     LegalBasis,
     PersonFacts,
@@ -53,10 +55,8 @@ from referrals.models import (
     ReferralReminder,
     ReminderKind,
     ReminderState,
-    Scope,
     Source,
 )
-from shelters.time import add_local_days
 from tests.conftest import (
     TEST_ENCRYPTION_KEYS,
     TEST_SECRET,
@@ -176,7 +176,7 @@ def _make(database: Database, receiver: WebhookReceiver) -> Made:
                     to_organisation_id=csw.id,
                     client=PersonFacts(name=f"{MARKER} {n}", sex=PersonSex.FEMALE, age=34),
                     consent=ConsentSet(
-                        scope=[Scope.IDENTITY, Scope.CIRCUMSTANCES],
+                        scope=[ConsentScope.IDENTITY, ConsentScope.CIRCUMSTANCES],
                         circumstances=f"{MARKER} left home with two children tonight.",
                     )
                     if consent

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from core.crypto import FieldCipher
+from core.localtime import add_local_days, nights
 from shelters import service
+from shelters.models import AdmissionChannel as Channel
 from shelters.models import (
     BedOccupancy,
-    Channel,
     ExtensionStatus,
     MemberRole,
     OccupancyKind,
@@ -31,7 +32,6 @@ from shelters.models import (
     StayStatus,
     TurnAway,
 )
-from shelters.time import add_local_days, nights
 from tests.shelters.conftest import Place, as_
 
 ZONE = "Europe/Podgorica"

@@ -34,11 +34,11 @@ from core.crypto import FieldCipher
 from core.db import create_db_engine, unit_of_work, upgrade
 from core.models import AuthSession, Role, User
 from shelters import service
+from shelters.models import AdmissionChannel as Channel
 from shelters.models import (
     AdmissionCreate,
     BedKind,
     BedOccupancy,
-    Channel,
     ExtensionCreate,
     ExtensionStatus,
     MemberRole,

@@ -36,14 +36,15 @@ from core.audit import Actor
 from core.clock import FrozenClock
 from core.crypto import FieldCipher
 from core.errors import AppError
+from core.localtime import add_local_days, nights
 from core.models import Role
 from shelters import service
+from shelters.models import AdmissionChannel as Channel
 from shelters.models import (
     AdmissionCreate,
     BedKind,
     BedOccupancy,
     BedState,
-    Channel,
     Destination,
     DischargeCreate,
     ExtensionCreate,
@@ -58,7 +59,6 @@ from shelters.models import (
     StayStatus,
     TransferCreate,
 )
-from shelters.time import add_local_days, nights
 from tests.conftest import T0, World
 from tests.shelters.conftest import Place, assign, make_shelter
 

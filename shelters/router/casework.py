@@ -1,0 +1,187 @@
+"""Needs assessments, work plans and what needs attention."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from fastapi import APIRouter
+from sqlmodel import Session, SQLModel
+
+from core.crypto import FieldCipher
+from core.deps import CipherDep, NowDep, SessionDep
+from shelters import service
+from shelters.deps import (
+    Gate,
+    WorkGate,
+)
+from shelters.models import (
+    AssessmentCreate,
+    AssessmentPublic,
+    Revision,
+    WorkPlanCreate,
+    WorkPlanPublic,
+)
+from shelters.router.answers import (
+    AttentionPublic,
+    EndingStay,
+    OverdueAssessment,
+    extension_public,
+)
+from shelters.router.paths import SHELTER, STAY
+
+router = APIRouter(tags=["shelters"])
+
+
+# --- assessments and work plans --------------------------------------------------------------
+
+
+P = TypeVar("P", AssessmentPublic, WorkPlanPublic)
+
+
+def _public(public: type[P], row: Revision, content: dict[str, Any]) -> P:
+    return public(
+        id=row.id,
+        revision=row.revision,
+        author_id=row.author_id,
+        created_at=row.created_at,
+        **content,
+    )
+
+
+def _revisions(
+    document: service.Revisions,
+    public: type[P],
+    *,
+    stay_id: uuid.UUID,
+    gate: Gate,
+    session: Session,
+    cipher: FieldCipher,
+) -> list[P]:
+    """Every revision of the stay's document, oldest first."""
+    stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
+    return [
+        _public(public, row, service.open_revision(cipher, document, row))
+        for row in service.list_revisions(session, document, stay=stay)
+    ]
+
+
+def _revise(
+    document: service.Revisions,
+    public: type[P],
+    *,
+    stay_id: uuid.UUID,
+    body: SQLModel,
+    gate: Gate,
+    session: Session,
+    now: datetime,
+    cipher: FieldCipher,
+) -> P:
+    """Record a new revision of the stay's document."""
+    row = service.add_revision(
+        session,
+        document,
+        now=now,
+        shelter=gate.shelter,
+        stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
+        content=body,
+        cipher=cipher,
+        user_id=gate.user_id,
+        actor=gate.principal.actor(),
+    )
+    return _public(public, row, body.model_dump())
+
+
+@router.get(STAY + "/assessments")
+def list_assessments_route(
+    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, cipher: CipherDep
+) -> list[AssessmentPublic]:
+    """Every revision of the needs assessment, oldest first."""
+    return _revisions(
+        service.ASSESSMENTS,
+        AssessmentPublic,
+        stay_id=stay_id,
+        gate=gate,
+        session=session,
+        cipher=cipher,
+    )
+
+
+@router.post(STAY + "/assessments", status_code=201)
+def add_assessment_route(
+    stay_id: uuid.UUID,
+    body: AssessmentCreate,
+    gate: WorkGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> AssessmentPublic:
+    """Record a (new revision of the) needs assessment."""
+    return _revise(
+        service.ASSESSMENTS,
+        AssessmentPublic,
+        stay_id=stay_id,
+        body=body,
+        gate=gate,
+        session=session,
+        now=now,
+        cipher=cipher,
+    )
+
+
+@router.get(STAY + "/work-plans")
+def list_work_plans_route(
+    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, cipher: CipherDep
+) -> list[WorkPlanPublic]:
+    """Every revision of the individual work plan, oldest first."""
+    return _revisions(
+        service.WORK_PLANS,
+        WorkPlanPublic,
+        stay_id=stay_id,
+        gate=gate,
+        session=session,
+        cipher=cipher,
+    )
+
+
+@router.post(STAY + "/work-plans", status_code=201)
+def add_work_plan_route(
+    stay_id: uuid.UUID,
+    body: WorkPlanCreate,
+    gate: WorkGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> WorkPlanPublic:
+    """Record a (new revision of the) individual work plan: goals, steps, who, by when."""
+    return _revise(
+        service.WORK_PLANS,
+        WorkPlanPublic,
+        stay_id=stay_id,
+        body=body,
+        gate=gate,
+        session=session,
+        now=now,
+        cipher=cipher,
+    )
+
+
+@router.get(SHELTER + "/attention")
+def attention_route(
+    gate: WorkGate, session: SessionDep, now: NowDep, cipher: CipherDep
+) -> AttentionPublic:
+    """Overdue needs assessments, stays ending within 24 hours, extensions awaiting a decision."""
+    found = service.attention(session, shelter=gate.shelter, now=now)
+    return AttentionPublic(
+        assessments_overdue=[
+            OverdueAssessment(stay_id=s.id, reference=s.reference, due_at=due)
+            for s, due in found.assessments_overdue
+        ],
+        ending_within_24h=[
+            EndingStay(stay_id=s.id, reference=s.reference, planned_end=s.planned_end)
+            for s in found.ending_soon
+        ],
+        extensions_pending=[extension_public(cipher, e) for e in found.extensions_pending],
+        nights_over_hard_capacity=found.over_capacity_nights,
+    )

@@ -1,0 +1,334 @@
+"""Configuring shelters (staff, rooms, beds) and the beds as they are: the bed board, holds."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from core import users
+from core.deps import CipherDep, NowDep, SessionDep
+from core.models import Role
+from shelters import service
+from shelters.deps import (
+    ConfigureGate,
+    Configurer,
+    DecideGate,
+    Reader,
+    ReadGate,
+    WorkGate,
+)
+from shelters.models import (
+    BedCreate,
+    BedPublic,
+    BedServiceSet,
+    BedState,
+    HoldCreate,
+    HoldPublic,
+    LockdownSet,
+    RoomCreate,
+    RoomPublic,
+    ShelterCreate,
+    ShelterPublic,
+    ShelterUpdate,
+)
+from shelters.router.answers import (
+    BedBoard,
+    BoardBed,
+    Occupant,
+    StaffMember,
+    bed_public,
+    hold_public,
+    shelter_public,
+)
+from shelters.router.paths import ORG, SHELTER
+
+router = APIRouter(tags=["shelters"])
+
+
+# --- shelters and staff ----------------------------------------------------------------------
+
+
+@router.get(ORG)
+def list_shelters_route(
+    org_id: uuid.UUID, principal: Reader, session: SessionDep
+) -> list[ShelterPublic]:
+    """The organisation's shelters (staff see the ones they work in); never an address."""
+    shelters = service.list_shelters(session, organisation_id=org_id)
+    if not principal.roles & {Role.ADMIN, Role.SUPERVISOR}:
+        shelters = [
+            s
+            for s in shelters
+            if service.is_staff(session, shelter_id=s.id, user_id=principal.user_id)
+        ]
+    return [ShelterPublic.model_validate(s, from_attributes=True) for s in shelters]
+
+
+@router.post(ORG, status_code=201)
+def create_shelter_route(
+    org_id: uuid.UUID,
+    body: ShelterCreate,
+    principal: Configurer,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> ShelterPublic:
+    """Register a shelter; its address is sealed at once."""
+    shelter = service.create_shelter(
+        session,
+        now=now,
+        organisation=users.get_organisation(session, org_id),
+        data=body,
+        cipher=cipher,
+        actor=principal.actor(),
+    )
+    return shelter_public(shelter, cipher=cipher, sees_people=Role.SUPERVISOR in principal.roles)
+
+
+@router.get(SHELTER)
+def get_shelter_route(gate: ReadGate, cipher: CipherDep) -> ShelterPublic:
+    """One shelter; the address only for its staff and the organisation's supervisors."""
+    return shelter_public(gate.shelter, cipher=cipher, sees_people=gate.sees_people)
+
+
+@router.patch(SHELTER)
+def update_shelter_route(
+    body: ShelterUpdate,
+    gate: ConfigureGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> ShelterPublic:
+    """Change a shelter's configuration (eligibility, capacity, address, ...)."""
+    shelter = service.update_shelter(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        data=body,
+        cipher=cipher,
+        actor=gate.principal.actor(),
+    )
+    return shelter_public(shelter, cipher=cipher, sees_people=gate.sees_people)
+
+
+@router.put(SHELTER + "/lockdown")
+def lockdown_route(
+    body: LockdownSet,
+    gate: DecideGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> ShelterPublic:
+    """Switch the lockdown on (every entry approval suspended) or off."""
+    shelter = service.set_lockdown(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        on=body.lockdown,
+        reason=body.reason,
+        cipher=cipher,
+        actor=gate.principal.actor(),
+    )
+    return shelter_public(shelter, cipher=cipher, sees_people=gate.sees_people)
+
+
+@router.get(SHELTER + "/staff")
+def list_staff_route(gate: ConfigureGate, session: SessionDep) -> list[StaffMember]:
+    """Who works in the shelter."""
+    return [
+        StaffMember(user_id=u.id, display_name=u.display_name)
+        for u in service.list_staff(session, shelter=gate.shelter)
+    ]
+
+
+@router.put(SHELTER + "/staff/{user_id}")
+def assign_staff_route(
+    user_id: uuid.UUID,
+    gate: ConfigureGate,
+    session: SessionDep,
+    now: NowDep,
+) -> StaffMember:
+    """Assign a shelter_staff user to the shelter (idempotent)."""
+    user = service.assign_staff(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        user_id=user_id,
+        actor=gate.principal.actor(),
+    )
+    return StaffMember(user_id=user.id, display_name=user.display_name)
+
+
+@router.delete(SHELTER + "/staff/{user_id}", status_code=204)
+def remove_staff_route(
+    user_id: uuid.UUID,
+    gate: ConfigureGate,
+    session: SessionDep,
+    now: NowDep,
+) -> None:
+    """Take a user off the shelter's staff: they lose its address and residents at once."""
+    service.remove_staff(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        user_id=user_id,
+        actor=gate.principal.actor(),
+    )
+
+
+# --- rooms and beds --------------------------------------------------------------------------
+
+
+@router.get(SHELTER + "/rooms")
+def list_rooms_route(gate: ReadGate, session: SessionDep) -> list[RoomPublic]:
+    return [
+        RoomPublic.model_validate(r, from_attributes=True)
+        for r in service.list_rooms(session, shelter=gate.shelter)
+    ]
+
+
+@router.post(SHELTER + "/rooms", status_code=201)
+def add_room_route(
+    body: RoomCreate,
+    gate: ConfigureGate,
+    session: SessionDep,
+    now: NowDep,
+) -> RoomPublic:
+    room = service.add_room(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        data=body,
+        actor=gate.principal.actor(),
+    )
+    return RoomPublic.model_validate(room, from_attributes=True)
+
+
+@router.get(SHELTER + "/beds")
+def list_beds_route(gate: ReadGate, session: SessionDep, cipher: CipherDep) -> list[BedPublic]:
+    return [bed_public(cipher, b) for b in service.list_beds(session, shelter_id=gate.shelter.id)]
+
+
+@router.post(SHELTER + "/beds", status_code=201)
+def add_bed_route(
+    body: BedCreate,
+    gate: ConfigureGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> BedPublic:
+    bed = service.add_bed(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        data=body,
+        actor=gate.principal.actor(),
+    )
+    return bed_public(cipher, bed)
+
+
+@router.put(SHELTER + "/beds/{bed_id}/service")
+def bed_service_route(
+    bed_id: uuid.UUID,
+    body: BedServiceSet,
+    gate: WorkGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> BedPublic:
+    """Take a free bed out of service (repairs, infection) or bring it back."""
+    bed = service.set_bed_service(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        bed_id=bed_id,
+        out_of_service=body.out_of_service,
+        reason=body.reason,
+        cipher=cipher,
+        actor=gate.principal.actor(),
+    )
+    return bed_public(cipher, bed)
+
+
+@router.get(SHELTER + "/board")
+def bed_board_route(
+    gate: WorkGate, session: SessionDep, now: NowDep, cipher: CipherDep
+) -> BedBoard:
+    """Every bed with its state now and who is in it (the shelter's staff only)."""
+    board = service.bed_board(session, shelter=gate.shelter, now=now)
+    stay_ids = {e.occupancy.stay_id for e in board if e.occupancy and e.occupancy.stay_id}
+    references = {
+        s.id: s.reference
+        for s in service.stays_by_id(session, shelter=gate.shelter, stay_ids=stay_ids)
+    }
+    beds: list[BoardBed] = []
+    for entry in board:
+        occupant = None
+        if entry.member is not None and entry.occupancy is not None and entry.occupancy.stay_id:
+            occupant = Occupant(
+                stay_id=entry.occupancy.stay_id,
+                stay_reference=references.get(entry.occupancy.stay_id, ""),
+                member_id=entry.member.id,
+                name=service.reveal_member_name(cipher, entry.member),
+                role=entry.member.role.value,
+            )
+        held = entry.state is BedState.RESERVED and entry.occupancy is not None
+        beds.append(
+            BoardBed(
+                bed_id=entry.bed.id,
+                room_id=entry.bed.room_id,
+                label=entry.bed.label,
+                kind=entry.bed.kind,
+                state=entry.state,
+                since=entry.occupancy.starts_at if entry.occupancy else None,
+                until=entry.occupancy.ends_at if entry.occupancy else None,
+                occupant=occupant,
+                hold_id=entry.occupancy.id if held and entry.occupancy else None,
+            )
+        )
+    taken = sum(1 for b in beds if b.state in (BedState.OCCUPIED, BedState.RESERVED))
+    return BedBoard(
+        shelter_id=gate.shelter.id,
+        at=now,
+        hard_capacity=gate.shelter.hard_capacity,
+        soft_capacity=gate.shelter.soft_capacity,
+        people=taken,
+        free=sum(1 for b in beds if b.state is BedState.FREE),
+        beds=beds,
+    )
+
+
+@router.post(SHELTER + "/holds", status_code=201)
+def hold_route(
+    body: HoldCreate,
+    gate: WorkGate,
+    session: SessionDep,
+    now: NowDep,
+    cipher: CipherDep,
+) -> HoldPublic:
+    """Reserve a free bed for someone on their way (at most 24 hours)."""
+    hold = service.hold_bed(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        data=body,
+        cipher=cipher,
+        actor=gate.principal.actor(),
+    )
+    return hold_public(cipher, hold)
+
+
+@router.delete(SHELTER + "/holds/{hold_id}", status_code=204)
+def release_hold_route(
+    hold_id: uuid.UUID,
+    gate: WorkGate,
+    session: SessionDep,
+    now: NowDep,
+) -> None:
+    service.release_hold(
+        session,
+        now=now,
+        shelter=gate.shelter,
+        hold_id=hold_id,
+        actor=gate.principal.actor(),
+    )

@@ -1,0 +1,369 @@
+"""Shelters, their staff, rooms and beds: the configuration, and who sees a shelter's people."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.audit import Actor
+from core.auth import Principal
+from core.crypto import FieldCipher, Sealed
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import Organisation, Role, User, UserRole
+from core.scoped import get_owned
+from shelters import errors
+from shelters.models import (
+    Bed,
+    BedCreate,
+    Room,
+    RoomCreate,
+    Shelter,
+    ShelterCreate,
+    ShelterStaff,
+    ShelterUpdate,
+    check_capacity,
+    check_eligibility,
+)
+from shelters.service.common import (
+    ADDRESS_CONTEXT,
+    BED_REASON_CONTEXT,
+    audit_with_reason,
+    bed_taken,
+    get_within,
+    lock_shelter,
+    update_over_capacity,
+)
+
+# --- shelters ---------------------------------------------------------------------------------
+
+
+def list_shelters(session: Session, *, organisation_id: uuid.UUID) -> list[Shelter]:
+    return list(
+        session.exec(
+            select(Shelter)
+            .where(Shelter.organisation_id == organisation_id)
+            .order_by(col(Shelter.name), col(Shelter.id))
+        ).all()
+    )
+
+
+def reveal_address(cipher: FieldCipher, shelter: Shelter) -> str:
+    return cipher.open(
+        Sealed(shelter.address_key_id, shelter.address_sealed), context=ADDRESS_CONTEXT
+    )
+
+
+def create_shelter(
+    session: Session,
+    *,
+    now: datetime,
+    organisation: Organisation,
+    data: ShelterCreate,
+    cipher: FieldCipher,
+    actor: Actor,
+) -> Shelter:
+    values = data.model_dump(exclude={"address"})
+    key_id, blob = cipher.seal_pair(data.address, context=ADDRESS_CONTEXT)
+    shelter = Shelter(
+        **values,
+        organisation_id=organisation.id,
+        address_key_id=key_id,
+        address_sealed=blob,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(shelter)
+    session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.created",
+        subject_type="shelter",
+        subject_id=shelter.id,
+        organisation_id=organisation.id,
+    )
+    return shelter
+
+
+def update_shelter(
+    session: Session,
+    *,
+    now: datetime,
+    shelter: Shelter,
+    data: ShelterUpdate,
+    cipher: FieldCipher,
+    actor: Actor,
+) -> Shelter:
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput(errors.NOTHING_TO_CHANGE)
+    for name in sorted(changes):
+        if changes[name] is None and name not in {"max_age", "soft_capacity"}:
+            raise InvalidInput(errors.NOT_NULL.format(field=name))
+    shelter = lock_shelter(session, shelter)
+    checked = ("sexes", "min_age", "max_age", "hard_capacity", "soft_capacity")
+    merged = {name: getattr(shelter, name) for name in (*checked, "soft_capacity_max_nights")}
+    merged.update({k: v for k, v in changes.items() if k in merged})
+    try:
+        check_eligibility(merged["sexes"], merged["min_age"], merged["max_age"])
+        check_capacity(
+            merged["hard_capacity"], merged["soft_capacity"], merged["soft_capacity_max_nights"]
+        )
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    address = changes.pop("address", None)
+    if address is not None:
+        shelter.address_key_id, shelter.address_sealed = cipher.seal_pair(
+            address, context=ADDRESS_CONTEXT
+        )
+    for name, value in changes.items():
+        setattr(shelter, name, value)
+    shelter.updated_at = now
+    session.add(shelter)
+    session.flush()
+    update_over_capacity(session, shelter, now=now)
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.updated",
+        subject_type="shelter",
+        subject_id=shelter.id,
+        organisation_id=shelter.organisation_id,
+        reason="fields: " + ",".join(sorted([*changes, *(["address"] if address else [])])),
+    )
+    return shelter
+
+
+def set_lockdown(
+    session: Session,
+    *,
+    now: datetime,
+    shelter: Shelter,
+    on: bool,
+    reason: str,
+    cipher: FieldCipher,
+    actor: Actor,
+) -> Shelter:
+    """Suspend (or restore) every entry approval of the shelter."""
+    shelter = lock_shelter(session, shelter)
+    if shelter.lockdown != on:
+        shelter.lockdown = on
+        shelter.lockdown_changed_at = now
+        session.add(shelter)
+        session.flush()
+        audit_with_reason(
+            session,
+            now=now,
+            cipher=cipher,
+            shelter=shelter,
+            action="shelter.lockdown_on" if on else "shelter.lockdown_off",
+            subject_type="shelter",
+            subject_id=shelter.id,
+            text=reason,
+            actor=actor,
+        )
+    return shelter
+
+
+# --- staff, and who sees a shelter's people ---------------------------------------------------
+
+
+def is_staff(session: Session, *, shelter_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
+    if user_id is None:
+        return False
+    return (
+        session.exec(
+            select(ShelterStaff.user_id).where(
+                ShelterStaff.shelter_id == shelter_id, ShelterStaff.user_id == user_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def sees_people(session: Session, principal: Principal, shelter: Shelter) -> bool:
+    """The shelter's address and residents are for its staff and its organisation's supervisors."""
+    if principal.organisation_id != shelter.organisation_id:
+        return False
+    if Role.SUPERVISOR in principal.roles:
+        return True
+    return Role.SHELTER_STAFF in principal.roles and is_staff(
+        session, shelter_id=shelter.id, user_id=principal.user_id
+    )
+
+
+def list_staff(session: Session, *, shelter: Shelter) -> list[User]:
+    return list(
+        session.exec(
+            select(User)
+            .join(ShelterStaff, col(ShelterStaff.user_id) == col(User.id))
+            .where(ShelterStaff.shelter_id == shelter.id)
+            .order_by(col(User.display_name), col(User.id))
+        ).all()
+    )
+
+
+def assign_staff(
+    session: Session, *, now: datetime, shelter: Shelter, user_id: uuid.UUID, actor: Actor
+) -> User:
+    user = get_owned(session, User, user_id, organisation_id=shelter.organisation_id)
+    roles = session.exec(select(UserRole.role).where(UserRole.user_id == user_id)).all()
+    if Role.SHELTER_STAFF not in roles:
+        raise InvalidInput(errors.NOT_SHELTER_STAFF)
+    if not is_staff(session, shelter_id=shelter.id, user_id=user_id):
+        session.add(ShelterStaff(shelter_id=shelter.id, user_id=user_id, created_at=now))
+        session.flush()
+        audit.record(
+            session,
+            now=now,
+            actor=actor,
+            action="shelter.staff_assigned",
+            subject_type="shelter",
+            subject_id=shelter.id,
+            organisation_id=shelter.organisation_id,
+            reason=f"user {user_id}",
+        )
+    return user
+
+
+def remove_staff(
+    session: Session, *, now: datetime, shelter: Shelter, user_id: uuid.UUID, actor: Actor
+) -> None:
+    row = session.get(ShelterStaff, (shelter.id, user_id))
+    if row is None:
+        raise NotFound(errors.NOT_FOUND)
+    session.delete(row)
+    session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.staff_removed",
+        subject_type="shelter",
+        subject_id=shelter.id,
+        organisation_id=shelter.organisation_id,
+        reason=f"user {user_id}",
+    )
+
+
+# --- rooms and beds ---------------------------------------------------------------------------
+
+
+def list_rooms(session: Session, *, shelter: Shelter) -> list[Room]:
+    return list(
+        session.exec(
+            select(Room).where(Room.shelter_id == shelter.id).order_by(col(Room.name))
+        ).all()
+    )
+
+
+def add_room(
+    session: Session, *, now: datetime, shelter: Shelter, data: RoomCreate, actor: Actor
+) -> Room:
+    taken = session.exec(
+        select(Room.id).where(Room.shelter_id == shelter.id, Room.name == data.name)
+    ).first()
+    if taken is not None:
+        raise Conflict(errors.ROOM_EXISTS)
+    room = Room(shelter_id=shelter.id, name=data.name, created_at=now)
+    session.add(room)
+    session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.room_added",
+        subject_type="shelter_room",
+        subject_id=room.id,
+        organisation_id=shelter.organisation_id,
+    )
+    return room
+
+
+def list_beds(session: Session, *, shelter_id: uuid.UUID) -> list[Bed]:
+    return list(
+        session.exec(
+            select(Bed).where(Bed.shelter_id == shelter_id).order_by(col(Bed.label), col(Bed.id))
+        ).all()
+    )
+
+
+def get_bed(session: Session, *, shelter: Shelter, bed_id: uuid.UUID) -> Bed:
+    return get_within(session, Bed, bed_id, within=shelter.id)
+
+
+def add_bed(
+    session: Session, *, now: datetime, shelter: Shelter, data: BedCreate, actor: Actor
+) -> Bed:
+    room = session.get(Room, data.room_id)
+    if room is None or room.shelter_id != shelter.id:
+        raise InvalidInput(errors.NO_SUCH_ROOM)
+    taken = session.exec(
+        select(Bed.id).where(Bed.shelter_id == shelter.id, Bed.label == data.label)
+    ).first()
+    if taken is not None:
+        raise Conflict(errors.BED_LABEL_EXISTS)
+    bed = Bed(
+        shelter_id=shelter.id, room_id=room.id, label=data.label, kind=data.kind, created_at=now
+    )
+    session.add(bed)
+    session.flush()
+    audit.record(
+        session,
+        now=now,
+        actor=actor,
+        action="shelter.bed_added",
+        subject_type="shelter_bed",
+        subject_id=bed.id,
+        organisation_id=shelter.organisation_id,
+    )
+    return bed
+
+
+def set_bed_service(
+    session: Session,
+    *,
+    now: datetime,
+    shelter: Shelter,
+    bed_id: uuid.UUID,
+    out_of_service: bool,
+    reason: str,
+    cipher: FieldCipher,
+    actor: Actor,
+) -> Bed:
+    """Take a bed out of service (only while nobody is in it or holds it) or bring it back."""
+    shelter = lock_shelter(session, shelter)
+    bed = get_bed(session, shelter=shelter, bed_id=bed_id)
+    if out_of_service and bed_taken(session, bed.id, now=now):
+        raise Conflict(errors.BED_IN_USE)
+    bed.out_of_service = out_of_service
+    bed.out_of_service_reason_key_id, bed.out_of_service_reason_sealed = cipher.seal_optional(
+        reason if out_of_service else None, context=BED_REASON_CONTEXT
+    )
+    session.add(bed)
+    session.flush()
+    audit_with_reason(
+        session,
+        now=now,
+        cipher=cipher,
+        shelter=shelter,
+        action="shelter.bed_out_of_service" if out_of_service else "shelter.bed_in_service",
+        subject_type="shelter_bed",
+        subject_id=bed.id,
+        text=reason,
+        actor=actor,
+    )
+    return bed
+
+
+def reveal_bed_reason(cipher: FieldCipher, bed: Bed) -> str | None:
+    return cipher.open_pair(
+        bed.out_of_service_reason_key_id,
+        bed.out_of_service_reason_sealed,
+        context=BED_REASON_CONTEXT,
+    )
