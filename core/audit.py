@@ -21,7 +21,10 @@ class AuditEvent(SQLModel, table=True):
     """One audited action. Rows are never updated or deleted (PostgreSQL enforces it)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (sa.Index("ix_audit_event_organisation_id_id", "organisation_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_event_organisation_id_id", "organisation_id", "id"),
+        sa.Index("ix_audit_event_subject", "subject_type", "subject_id", "id"),
+    )
 
     # Numbered by the chain itself (head + 1, under the head's lock): contiguous, no sequence.
     id: int = Field(
@@ -109,16 +112,20 @@ def _digest(prev_hash: str, fields: Mapping[Any, Any]) -> str:
 
 def record(
     session: Session,
-    *,
     now: datetime,
     actor: Actor,
     action: str,
     subject_type: str,
     subject_id: object | None = None,
     organisation_id: uuid.UUID | None = None,
+    *,
     reason: str | None = None,
 ) -> AuditEvent:
-    """Append an event to the chain inside the caller's transaction."""
+    """Append an event to the chain inside the caller's transaction.
+
+    Called as one sentence, in this order: at `now`, `actor` did `action` to the subject
+    (`subject_type`, `subject_id`) of `organisation_id` (the actor's own when None), for `reason`.
+    """
     head = session.exec(
         select(AuditHead)
         .where(AuditHead.id == 1)

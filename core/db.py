@@ -143,14 +143,23 @@ UnitOfWork = Callable[[], AbstractContextManager[Session]]
 
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit when the block succeeds, roll back when it raises."""
+    """One transaction: commit when the block succeeds, roll back when it raises (except for an
+    error that says it `keeps_writes`: an audited refusal, whose audit event must stay)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
-        except BaseException:
-            session.rollback()
+        except BaseException as exc:
+            if keeps_writes(exc):
+                session.commit()
+            else:
+                session.rollback()
             raise
+
+
+def keeps_writes(exc: BaseException) -> bool:
+    """Whether an error is one whose unit of work commits anyway (see `core.refusal`)."""
+    return bool(getattr(exc, "keeps_writes", False))
 
 
 # --- migrations -------------------------------------------------------------------------------
@@ -187,3 +196,26 @@ def head_revisions(settings: Settings) -> set[str]:
 def current_revisions(connection: Connection) -> set[str]:
     """The revisions the database is at."""
     return set(MigrationContext.configure(connection).get_current_heads())
+
+
+# --- due rows ---------------------------------------------------------------------------------
+
+
+def claim(session: Session, query: Any) -> list[Any]:
+    """The rows of `query` for this transaction alone: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+    that two sweeps never take the same row (SQLite's `BEGIN IMMEDIATE` already serialises)."""
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query).all())
+
+
+def settle(session: Session, model: Any, outcomes: dict[Any, list[Any]], *, now: datetime) -> None:
+    """Set `state` (and `done_at`) of the claimed rows, by outcome: {state: [ids]}."""
+    for state, ids in outcomes.items():
+        if ids:
+            session.exec(
+                sa.update(model)
+                .where(model.id.in_(ids))
+                .values(state=state, done_at=now)
+                .execution_options(synchronize_session=False)
+            )

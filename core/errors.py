@@ -17,10 +17,23 @@ log = logging.getLogger("sigurna.errors")
 
 
 class AppError(Exception):
-    """An expected failure with a status code and a message safe to show to the caller."""
+    """An expected failure with a status code and a message safe to show to the caller.
+
+    A kind of failure is a subclass that names its status and code in its header:
+    `class NotFound(AppError, status=404, code="not_found"): ...`.
+    """
 
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
+
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -29,34 +42,22 @@ class AppError(Exception):
             self.status_code = status_code  # type: ignore[misc]
 
 
-class NotFound(AppError):
-    status_code = 404
-    code = "not_found"
+class NotFound(AppError, status=404, code="not_found"): ...
 
 
-class Conflict(AppError):
-    status_code = 409
-    code = "conflict"
+class Conflict(AppError, status=409, code="conflict"): ...
 
 
-class InvalidInput(AppError):
-    status_code = 422
-    code = "invalid_input"
+class InvalidInput(AppError, status=422, code="invalid_input"): ...
 
 
-class Unauthenticated(AppError):
-    status_code = 401
-    code = "unauthenticated"
+class Unauthenticated(AppError, status=401, code="unauthenticated"): ...
 
 
-class Forbidden(AppError):
-    status_code = 403
-    code = "forbidden"
+class Forbidden(AppError, status=403, code="forbidden"): ...
 
 
-class ServiceUnavailable(AppError):
-    status_code = 503
-    code = "unavailable"
+class ServiceUnavailable(AppError, status=503, code="unavailable"): ...
 
 
 def error_body(code: str, message: str) -> dict[str, str]:

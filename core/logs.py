@@ -43,8 +43,7 @@ def where(exc: BaseException, depth: int = 5) -> str:
     (an exception's text can carry a row's data)."""
     frames = traceback.extract_tb(exc.__traceback__)[-depth:]
     return " < ".join(
-        f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
-        for f in reversed(frames)
+        f"{'/'.join(f.filename.split('/')[-2:])}:{f.lineno}:{f.name}" for f in reversed(frames)
     )
 
 

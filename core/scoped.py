@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
@@ -46,3 +47,13 @@ def new_reference(session: Session, column: Any, prefix: str, *, hex_digits: int
         reference = prefix + secrets.token_hex(hex_digits // 2).upper()
         if session.exec(select(column).where(column == reference)).first() is None:
             return reference
+
+
+def by_id(session: Session, model: type[M], ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, M]:
+    """The rows of `model` with these ids (None skipped), by id: one query for a batch."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    key = attrgetter("id")
+    rows = session.exec(select(model).where(col(key(model)).in_(wanted))).all()
+    return {key(row): row for row in rows}

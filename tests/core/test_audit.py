@@ -43,11 +43,11 @@ def _record(session: Session, clock: FrozenClock, count: int) -> list[AuditEvent
     return [
         audit.record(
             session,
-            now=clock.advance(timedelta(seconds=1)),
-            actor=ACTOR,
-            action="test.event",
-            subject_type="thing",
-            subject_id=index,
+            clock.advance(timedelta(seconds=1)),
+            ACTOR,
+            "test.event",
+            "thing",
+            index,
             reason=f"event {index}",
         )
         for index in range(count)
@@ -115,21 +115,14 @@ def test_events_with_every_field_set_verify(db: Session, clock: FrozenClock) -> 
     )
     audit.record(
         db,
-        now=clock.now(),
-        actor=actor,
-        action="case.note",
-        subject_type="case",
-        subject_id=uuid.uuid4(),
+        clock.now(),
+        actor,
+        "case.note",
+        "case",
+        uuid.uuid4(),
         reason='Poziv prekinut — žrtva je na sigurnom ("safe")',
     )
-    audit.record(
-        db,
-        now=clock.now(),
-        actor=actor,
-        action="case.note",
-        subject_type="case",
-        organisation_id=uuid.uuid4(),
-    )
+    audit.record(db, clock.now(), actor, "case.note", "case", None, uuid.uuid4())
     assert audit.verify(db) == (before + 2, [])
 
 
@@ -138,10 +131,10 @@ def test_an_event_recorded_at_a_non_utc_instant_verifies(db: Session) -> None:
     before, _ = audit.verify(db)
     audit.record(
         db,
-        now=datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Podgorica")),
-        actor=ACTOR,
-        action="test.event",
-        subject_type="thing",
+        datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Podgorica")),
+        ACTOR,
+        "test.event",
+        "thing",
     )
     assert audit.verify(db) == (before + 1, [])
 
@@ -245,11 +238,11 @@ def test_concurrent_writers_keep_one_unbroken_chain(
                     for index in range(first, first + per_transaction):
                         audit.record(
                             session,
-                            now=clock.now(),
-                            actor=ACTOR,
-                            action="test.concurrent",
-                            subject_type="thing",
-                            subject_id=f"{thread}-{index}",
+                            clock.now(),
+                            ACTOR,
+                            "test.concurrent",
+                            "thing",
+                            f"{thread}-{index}",
                         )
         except BaseException as exc:  # reported by the assertion below
             failures.append(exc)
