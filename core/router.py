@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlmodel import SQLModel, col, select
@@ -18,6 +18,7 @@ from core.access import ALL_ROLES, Policy, Public, Scope, allow
 from core.audit import AuditEvent, AuditEventPublic
 from core.auth import LOGIN_FAILED_MESSAGE, SESSION_COOKIE, Principal, login, logout
 from core.config import Mode
+from core.context import Context, context
 from core.db import READ_ONLY, current_revisions
 from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import ServiceUnavailable, Unauthenticated, error_body
@@ -49,12 +50,12 @@ MEMBER = Policy(Scope.ORGANISATION, ALL_ROLES, allow_tokens=True)
 ORG_ADMIN = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN}))
 ORG_OVERSIGHT = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN, Role.SUPERVISOR}))
 
-AnyUser = Annotated[Principal, allow(ANY_USER)]
-AnyCaller = Annotated[Principal, allow(ANY_CALLER)]
+AnyUser = Annotated[Context, Depends(context(ANY_USER))]
+AnyCaller = Annotated[Context, Depends(context(ANY_CALLER))]
 DirectoryReader = Annotated[Principal, allow(NETWORK_DIRECTORY)]
 Member = Annotated[Principal, allow(MEMBER)]
-OrgAdmin = Annotated[Principal, allow(ORG_ADMIN)]
-OrgOversight = Annotated[Principal, allow(ORG_OVERSIGHT)]
+OrgAdmin = Annotated[Context, Depends(context(ORG_ADMIN))]
+OrgOversight = Annotated[Context, Depends(context(ORG_OVERSIGHT))]
 
 router = APIRouter()
 
@@ -182,46 +183,36 @@ def login_route(
 
 
 @router.post("/auth/logout", tags=["auth"], status_code=204)
-def logout_route(
-    response: Response,
-    principal: AnyUser,
-    session: SessionDep,
-    clock: ClockDep,
-) -> None:
+def logout_route(response: Response, ctx: AnyUser) -> None:
     """End this session at once."""
-    logout(session, now=clock.now(), principal=principal)
+    logout(ctx.session, now=ctx.now, principal=ctx.principal)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.get("/auth/me", tags=["auth"])
-def me_route(principal: AnyCaller, session: SessionDep, clock: ClockDep) -> Me:
+def me_route(ctx: AnyCaller) -> Me:
     """Who the caller is."""
-    return _me(session, principal, now=clock.now())
+    return _me(ctx.session, ctx.principal, now=ctx.now)
 
 
 @router.post("/auth/password", tags=["auth"], status_code=204)
 def change_password_route(
-    body: PasswordChange,
-    principal: AnyUser,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    hasher: HasherDep,
+    body: PasswordChange, ctx: AnyUser, settings: SettingsDep, hasher: HasherDep
 ) -> None:
     """Choose a new password; every other session of the account ends."""
-    user = session.get(User, principal.user_id)
+    user = ctx.session.get(User, ctx.principal.user_id)
     if user is None:  # a session principal always has its user
         raise Unauthenticated("Your session has ended; please log in again.")
     users.change_own_password(
-        session,
-        now=clock.now(),
+        ctx.session,
+        now=ctx.now,
         settings=settings,
         hasher=hasher,
         user=user,
         current_password=body.current_password,
         new_password=body.new_password,
-        keep_session=principal.session_id,
-        actor=principal.actor(),
+        keep_session=ctx.principal.session_id,
+        actor=ctx.actor,
     )
 
 
@@ -242,19 +233,15 @@ def get_organisation_route(org_id: uuid.UUID, _: Member, session: SessionDep) ->
 
 @router.patch("/organisations/{org_id}", tags=["organisations"])
 def update_organisation_route(
-    org_id: uuid.UUID,
-    body: OrganisationUpdate,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
+    org_id: uuid.UUID, body: OrganisationUpdate, ctx: OrgAdmin
 ) -> OrganisationPublic:
     """Rename an organisation or change its country or time zone."""
     organisation = users.update_organisation(
-        session,
-        now=clock.now(),
-        organisation=users.get_organisation(session, org_id),
+        ctx.session,
+        now=ctx.now,
+        organisation=users.get_organisation(ctx.session, org_id),
         data=body,
-        actor=principal.actor(),
+        actor=ctx.actor,
     )
     return OrganisationPublic.model_validate(organisation)
 
@@ -262,178 +249,135 @@ def update_organisation_route(
 # --- users -----------------------------------------------------------------------------------
 
 
+def _account(ctx: Context, org_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    """The account a user route names, in the organisation it names."""
+    return users.get_user(ctx.session, organisation_id=org_id, user_id=user_id)
+
+
+def _reason(body: Reason | None) -> str | None:
+    return body.reason if body else None
+
+
 @router.get("/organisations/{org_id}/users", tags=["users"])
-def list_users_route(
-    org_id: uuid.UUID, _: OrgOversight, session: SessionDep, clock: ClockDep
-) -> list[UserPublic]:
+def list_users_route(org_id: uuid.UUID, ctx: OrgOversight) -> list[UserPublic]:
     """The organisation's accounts."""
-    now = clock.now()
     return [
-        users.user_public(session, u, now=now)
-        for u in users.list_users(session, organisation_id=org_id)
+        users.user_public(ctx.session, u, now=ctx.now)
+        for u in users.list_users(ctx.session, organisation_id=org_id)
     ]
 
 
 @router.post("/organisations/{org_id}/users", tags=["users"], status_code=201)
 def create_user_route(
-    org_id: uuid.UUID,
-    body: UserCreate,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    hasher: HasherDep,
+    org_id: uuid.UUID, body: UserCreate, ctx: OrgAdmin, settings: SettingsDep, hasher: HasherDep
 ) -> UserCreated:
     """Create an account; it must choose its own password at first login."""
-    now = clock.now()
     user, one_time = users.create_user(
-        session,
-        now=now,
+        ctx.session,
+        now=ctx.now,
         settings=settings,
         hasher=hasher,
-        organisation=users.get_organisation(session, org_id),
+        organisation=users.get_organisation(ctx.session, org_id),
         data=body,
-        actor=principal.actor(),
+        actor=ctx.actor,
     )
-    public = users.user_public(session, user, now=now)
+    public = users.user_public(ctx.session, user, now=ctx.now)
     return UserCreated(**public.model_dump(), one_time_password=one_time)
 
 
 @router.get("/organisations/{org_id}/users/{user_id}", tags=["users"])
-def get_user_route(
-    org_id: uuid.UUID, user_id: uuid.UUID, _: OrgOversight, session: SessionDep, clock: ClockDep
-) -> UserPublic:
+def get_user_route(org_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgOversight) -> UserPublic:
     """One account."""
-    user = users.get_user(session, organisation_id=org_id, user_id=user_id)
-    return users.user_public(session, user, now=clock.now())
+    return users.user_public(ctx.session, _account(ctx, org_id, user_id), now=ctx.now)
 
 
 @router.patch("/organisations/{org_id}/users/{user_id}", tags=["users"])
 def update_user_route(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    body: UserUpdate,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
+    org_id: uuid.UUID, user_id: uuid.UUID, body: UserUpdate, ctx: OrgAdmin
 ) -> UserPublic:
     """Change an account's name, volunteer flag or roles."""
-    now = clock.now()
     user = users.update_user(
-        session,
-        now=now,
-        organisation=users.get_organisation(session, org_id),
-        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        ctx.session,
+        now=ctx.now,
+        organisation=users.get_organisation(ctx.session, org_id),
+        user=_account(ctx, org_id, user_id),
         data=body,
-        actor=principal.actor(),
+        actor=ctx.actor,
     )
-    return users.user_public(session, user, now=now)
+    return users.user_public(ctx.session, user, now=ctx.now)
 
 
 def _set_disabled(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    body: Reason | None,
-    principal: Principal,
-    session: SessionDep,
-    clock: ClockDep,
-    *,
-    disabled: bool,
+    ctx: Context, org_id: uuid.UUID, user_id: uuid.UUID, body: Reason | None, *, disabled: bool
 ) -> UserPublic:
-    now = clock.now()
     user = users.set_disabled(
-        session,
-        now=now,
-        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
+        ctx.session,
+        now=ctx.now,
+        user=_account(ctx, org_id, user_id),
         disabled=disabled,
-        actor=principal.actor(),
-        reason=body.reason if body else None,
+        actor=ctx.actor,
+        reason=_reason(body),
     )
-    return users.user_public(session, user, now=now)
+    return users.user_public(ctx.session, user, now=ctx.now)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/disable", tags=["users"])
 def disable_user_route(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    body: Reason | None = None,
+    org_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgAdmin, body: Reason | None = None
 ) -> UserPublic:
     """Disable an account; its sessions end at once."""
-    return _set_disabled(org_id, user_id, body, principal, session, clock, disabled=True)
+    return _set_disabled(ctx, org_id, user_id, body, disabled=True)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/enable", tags=["users"])
 def enable_user_route(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    body: Reason | None = None,
+    org_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgAdmin, body: Reason | None = None
 ) -> UserPublic:
     """Enable a disabled account."""
-    return _set_disabled(org_id, user_id, body, principal, session, clock, disabled=False)
+    return _set_disabled(ctx, org_id, user_id, body, disabled=False)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/revoke-sessions", tags=["users"])
 def revoke_sessions_route(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    body: Reason | None = None,
+    org_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgAdmin, body: Reason | None = None
 ) -> Revoked:
     """Log an account out everywhere, at once."""
     count = users.revoke_user_sessions(
-        session,
-        now=clock.now(),
-        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(),
-        reason=body.reason if body else None,
+        ctx.session,
+        now=ctx.now,
+        user=_account(ctx, org_id, user_id),
+        actor=ctx.actor,
+        reason=_reason(body),
     )
     return Revoked(revoked_sessions=count)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/reset-password", tags=["users"])
 def reset_password_route(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    hasher: HasherDep,
+    org_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgAdmin, hasher: HasherDep
 ) -> OneTimePassword:
     """Give an account a one-time password, shown once; its sessions end at once."""
     password = users.reset_password(
-        session,
-        now=clock.now(),
+        ctx.session,
+        now=ctx.now,
         hasher=hasher,
-        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(),
+        user=_account(ctx, org_id, user_id),
+        actor=ctx.actor,
     )
     return OneTimePassword(one_time_password=password)
 
 
 @router.post("/organisations/{org_id}/users/{user_id}/unlock", tags=["users"], status_code=204)
 def unlock_route(
-    org_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
+    org_id: uuid.UUID, user_id: uuid.UUID, ctx: OrgAdmin, settings: SettingsDep
 ) -> None:
     """Lift an account's lock and every source's wait on it (after an attack has passed)."""
     users.unlock(
-        session,
-        now=clock.now(),
+        ctx.session,
+        now=ctx.now,
         settings=settings,
-        user=users.get_user(session, organisation_id=org_id, user_id=user_id),
-        actor=principal.actor(),
+        user=_account(ctx, org_id, user_id),
+        actor=ctx.actor,
     )
 
 
@@ -441,50 +385,38 @@ def unlock_route(
 
 
 @router.get("/organisations/{org_id}/tokens", tags=["tokens"])
-def list_tokens_route(org_id: uuid.UUID, _: OrgAdmin, session: SessionDep) -> list[ApiTokenPublic]:
+def list_tokens_route(org_id: uuid.UUID, ctx: OrgAdmin) -> list[ApiTokenPublic]:
     """The organisation's API tokens (never their secrets)."""
-    return [
-        ApiTokenPublic.model_validate(t) for t in users.list_tokens(session, organisation_id=org_id)
-    ]
+    found = users.list_tokens(ctx.session, organisation_id=org_id)
+    return [ApiTokenPublic.model_validate(t) for t in found]
 
 
 @router.post("/organisations/{org_id}/tokens", tags=["tokens"], status_code=201)
-def create_token_route(
-    org_id: uuid.UUID,
-    body: ApiTokenCreate,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-) -> ApiTokenCreated:
+def create_token_route(org_id: uuid.UUID, body: ApiTokenCreate, ctx: OrgAdmin) -> ApiTokenCreated:
     """Issue a token for a machine client; the secret is in this answer only."""
     token, secret = users.create_token(
-        session,
-        now=clock.now(),
-        organisation=users.get_organisation(session, org_id),
+        ctx.session,
+        now=ctx.now,
+        organisation=users.get_organisation(ctx.session, org_id),
         data=body,
-        created_by=principal.user_id,
-        actor=principal.actor(),
+        created_by=ctx.principal.user_id,
+        actor=ctx.actor,
     )
     return ApiTokenCreated(**ApiTokenPublic.model_validate(token).model_dump(), token=secret)
 
 
 @router.post("/organisations/{org_id}/tokens/{token_id}/revoke", tags=["tokens"])
 def revoke_token_route(
-    org_id: uuid.UUID,
-    token_id: uuid.UUID,
-    principal: OrgAdmin,
-    session: SessionDep,
-    clock: ClockDep,
-    body: Reason | None = None,
+    org_id: uuid.UUID, token_id: uuid.UUID, ctx: OrgAdmin, body: Reason | None = None
 ) -> ApiTokenPublic:
     """Revoke a token; it stops working at once."""
     token = users.revoke_token(
-        session,
-        now=clock.now(),
+        ctx.session,
+        now=ctx.now,
         organisation_id=org_id,
         token_id=token_id,
-        actor=principal.actor(),
-        reason=body.reason if body else None,
+        actor=ctx.actor,
+        reason=_reason(body),
     )
     return ApiTokenPublic.model_validate(token)
 
@@ -495,8 +427,7 @@ def revoke_token_route(
 @router.get("/organisations/{org_id}/audit", tags=["audit"])
 def list_audit_route(
     org_id: uuid.UUID,
-    _: OrgOversight,
-    session: SessionDep,
+    ctx: OrgOversight,
     # An id is a BIGINT: a larger number cannot be compared with one (it answered 500).
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -505,5 +436,5 @@ def list_audit_route(
     query = select(AuditEvent).where(AuditEvent.organisation_id == org_id)
     if before_id is not None:
         query = query.where(col(AuditEvent.id) < before_id)
-    rows = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+    rows = ctx.session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
     return [AuditEventPublic.model_validate(r) for r in rows]

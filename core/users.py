@@ -52,12 +52,12 @@ def create_organisation(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="organisation.created",
-        subject_type="organisation",
-        subject_id=organisation.id,
-        organisation_id=organisation.id,
+        now,
+        actor,
+        "organisation.created",
+        "organisation",
+        organisation.id,
+        organisation.id,
     )
     return organisation
 
@@ -94,11 +94,11 @@ def update_organisation(
     session.add(organisation)
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="organisation.updated",
-        subject_type="organisation",
-        subject_id=organisation.id,
+        now,
+        actor,
+        "organisation.updated",
+        "organisation",
+        organisation.id,
         reason="changed: " + ", ".join(sorted(changes)),
     )
     return organisation
@@ -198,12 +198,12 @@ def create_user(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="user.created",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=organisation.id,
+        now,
+        actor,
+        "user.created",
+        "user",
+        user.id,
+        organisation.id,
         reason="roles: " + ", ".join(sorted(roles)),
     )
     return user, generated
@@ -239,12 +239,12 @@ def update_user(
     fields = sorted([*changes, *(["roles"] if roles is not None else [])])
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="user.updated",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=organisation.id,
+        now,
+        actor,
+        "user.updated",
+        "user",
+        user.id,
+        organisation.id,
         reason="changed: " + ", ".join(fields),
     )
     return user
@@ -354,16 +354,7 @@ def _audit_user(
     action: str,
     reason: str | None = None,
 ) -> None:
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=action,
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=user.organisation_id,
-        reason=reason,
-    )
+    audit.record(session, now, actor, action, "user", user.id, user.organisation_id, reason=reason)
 
 
 # --- API tokens ----------------------------------------------------------------------------
@@ -400,12 +391,12 @@ def create_token(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="api_token.created",
-        subject_type="api_token",
-        subject_id=token.id,
-        organisation_id=organisation.id,
+        now,
+        actor,
+        "api_token.created",
+        "api_token",
+        token.id,
+        organisation.id,
         reason=f"role: {role}",
     )
     return token, secret
@@ -439,12 +430,12 @@ def revoke_token(
         session.add(token)
         audit.record(
             session,
-            now=now,
-            actor=actor,
-            action="api_token.revoked",
-            subject_type="api_token",
-            subject_id=token.id,
-            organisation_id=organisation_id,
+            now,
+            actor,
+            "api_token.revoked",
+            "api_token",
+            token.id,
+            organisation_id,
             reason=reason,
         )
     return token

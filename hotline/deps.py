@@ -1,6 +1,6 @@
-"""Who may do what with the hotline: the staff routes' policies, in one place; Twilio's signature,
-the voice routes' gate; and what every staff route that changes the rota does after it (the
-cached roster follows at once).
+"""Who may do what with the hotline: the staff routes' policies, in one place, each as the
+`Context` its routes work with; Twilio's signature, the voice routes' gate; and what every staff
+route that changes the rota does after it (the cached roster follows at once).
 
 The matrix test in tests/core/test_access.py mirrors these policies.
 """
@@ -8,20 +8,19 @@ The matrix test in tests/core/test_access.py mirrors these policies.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from anyio import to_thread
 from fastapi import Depends, Request
 
-from core.access import Policy, Scope, allow
-from core.auth import Principal
-from core.errors import Forbidden, Unauthenticated
+from core.access import Policy, Scope
+from core.context import Context, context
+from core.errors import Forbidden
 from core.models import Role
 from core.twilio import signed_form
 from hotline import jobs
-from hotline.errors import BAD_SIGNATURE, SESSION_ONLY
+from hotline.errors import BAD_SIGNATURE
 from hotline.wiring import voice
 
 log = logging.getLogger("sigurna.hotline.voice")
@@ -37,17 +36,13 @@ DUTY_STAFF = Policy(Scope.ORGANISATION, frozenset({Role.SUPERVISOR, Role.COUNSEL
 # Case content: the people who answer and supervise calls, never account admins.
 CASEWORK = Policy(Scope.ORGANISATION, frozenset({Role.COUNSELOR, Role.SUPERVISOR}))
 
-Oversight = Annotated[Principal, allow(HOTLINE_OVERSIGHT)]
-Reader = Annotated[Principal, allow(HOTLINE_READER)]
-DutyStaff = Annotated[Principal, allow(DUTY_STAFF)]
-Casework = Annotated[Principal, allow(CASEWORK)]
-
-
-def own_user_id(principal: Principal) -> uuid.UUID:
-    """The caller's own account (duty-staff routes are about oneself)."""
-    if principal.user_id is None:  # these policies admit sessions only, which have a user
-        raise Unauthenticated(SESSION_ONLY)
-    return principal.user_id
+# A staff route takes exactly one of these: the caller checked against the policy, with the
+# request's session, instant and cipher. None of these policies admits API tokens, so
+# `ctx.user_id` (the caller's own account) is always there.
+OversightCtx = Annotated[Context, Depends(context(HOTLINE_OVERSIGHT))]
+ReaderCtx = Annotated[Context, Depends(context(HOTLINE_READER))]
+DutyStaffCtx = Annotated[Context, Depends(context(DUTY_STAFF))]
+CaseworkCtx = Annotated[Context, Depends(context(CASEWORK))]
 
 
 async def roster_follows_changes(request: Request) -> AsyncIterator[None]:

@@ -15,7 +15,6 @@ NOTHING_KEPT = "Nothing is kept for this call (withheld, none left, or deleted a
 # --- refused -------------------------------------------------------------------------------------
 FEED_REFUSED = "This calendar link is unknown or has been revoked."
 BAD_SIGNATURE = "The request signature is missing or wrong."
-SESSION_ONLY = "Log in to use this route."
 
 # --- hotlines and duty phones --------------------------------------------------------------------
 NUMBER_TAKEN = "twilio_number: another hotline already uses this number."

@@ -118,10 +118,10 @@ def purge_caller_data(
         with unit_of_work() as session:
             audit.record(
                 session,
-                now=now,
-                actor=Actor.system("retention"),
-                action="hotline.caller_data_purged",
-                subject_type="call",
+                now,
+                Actor.system("retention"),
+                "hotline.caller_data_purged",
+                "call",
                 reason=f"{purged} call(s) older than {retention_days} days",
             )
     return purged

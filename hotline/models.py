@@ -88,6 +88,30 @@ class CallbackOutcome(StrEnum):
     OTHER = "other"
 
 
+# --- what tables share ----------------------------------------------------------------------
+
+
+class _Row(SQLModel):
+    """Every hotline table's key: a random UUID."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+class _OfOrganisation(_Row):
+    """A row that belongs to one organisation (another organisation's reads as absent)."""
+
+    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
+
+
+class _HotlineSetting(_Row):
+    """Part of a hotline's configuration (a closure, a shift): deleted with the hotline, and kept
+    with who created it and when."""
+
+    hotline_id: uuid.UUID = Field(foreign_key="hotline.id", ondelete="CASCADE")
+    created_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 # --- hotlines ------------------------------------------------------------------------------
 
 
@@ -154,11 +178,9 @@ class HotlineBase(SQLModel):
     last_resort_ring_seconds: int = Field(default=25, ge=5, le=60)
 
 
-class Hotline(HotlineBase, table=True):
+class Hotline(HotlineBase, _OfOrganisation, table=True):
     __tablename__ = "hotline"
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
     twilio_number: str = Field(max_length=16, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
@@ -246,18 +268,14 @@ class HotlinePublic(HotlineBase):
     updated_at: datetime
 
 
-class HotlineClosure(SQLModel, table=True):
+class HotlineClosure(_HotlineSetting, table=True):
     """A day the office is closed beyond public holidays: calls go to the duty ladder."""
 
     __tablename__ = "hotline_closure"
     __table_args__ = (sa.UniqueConstraint("hotline_id", "day"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    hotline_id: uuid.UUID = Field(foreign_key="hotline.id", ondelete="CASCADE")
     day: date
     reason: str = Field(max_length=200)
-    created_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
-    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ClosureCreate(SQLModel):
@@ -276,13 +294,11 @@ class ClosurePublic(SQLModel):
 # --- duty phones and rota --------------------------------------------------------------------
 
 
-class DutyPhone(SQLModel, table=True):
+class DutyPhone(_OfOrganisation, table=True):
     """A counselor's mobile that the ladder may ring, once its owner proved they hold it."""
 
     __tablename__ = "duty_phone"
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
     user_id: uuid.UUID = Field(foreign_key="user_account.id", unique=True)
     number: str = Field(max_length=16)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -316,7 +332,7 @@ class DutyPhonePublic(SQLModel):
     verified: bool
 
 
-class Shift(SQLModel, table=True):
+class Shift(_HotlineSetting, table=True):
     """A stretch of duty on one hotline, with a primary and (ideally) a backup."""
 
     __tablename__ = "duty_shift"
@@ -325,14 +341,10 @@ class Shift(SQLModel, table=True):
         sa.Index("ix_duty_shift_hotline_id_starts_at", "hotline_id", "starts_at"),
     )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    hotline_id: uuid.UUID = Field(foreign_key="hotline.id", ondelete="CASCADE")
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     primary_user_id: uuid.UUID = Field(foreign_key="user_account.id")
     backup_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
-    created_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
-    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ShiftCreate(SQLModel):
@@ -344,13 +356,12 @@ class ShiftCreate(SQLModel):
     backup_user_id: uuid.UUID | None = None
 
 
-class ShiftOverride(SQLModel, table=True):
+class ShiftOverride(_Row, table=True):
     """Someone else takes a position for part or all of a shift (cover), or two swap."""
 
     __tablename__ = "duty_shift_override"
     __table_args__ = (sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     shift_id: uuid.UUID = Field(foreign_key="duty_shift.id", index=True, ondelete="CASCADE")
     position: Position = Field(sa_type=enum_type(Position, "duty_position"))
     user_id: uuid.UUID = Field(foreign_key="user_account.id")
@@ -381,13 +392,11 @@ class SwapCreate(SQLModel):
     reason: str = Field(min_length=3, max_length=300)
 
 
-class CalendarFeed(SQLModel, table=True):
+class CalendarFeed(_OfOrganisation, table=True):
     """A private, revocable token URL for a counselor's or a hotline's iCalendar feed."""
 
     __tablename__ = "duty_calendar_feed"
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
     hotline_id: uuid.UUID | None = Field(default=None, foreign_key="hotline.id", ondelete="CASCADE")
     user_id: uuid.UUID | None = Field(
         default=None, foreign_key="user_account.id", ondelete="CASCADE"
@@ -400,7 +409,7 @@ class CalendarFeed(SQLModel, table=True):
 # --- calls -----------------------------------------------------------------------------------
 
 
-class Call(SQLModel, table=True):
+class Call(_Row, table=True):
     """One inbound SOS call. The caller's number is sealed; lists show only its last two digits."""
 
     __tablename__ = "hotline_call"
@@ -408,7 +417,6 @@ class Call(SQLModel, table=True):
         sa.Index("ix_hotline_call_hotline_id_started_at", "hotline_id", "started_at"),
     )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     hotline_id: uuid.UUID = Field(foreign_key="hotline.id")
     call_sid: str = Field(max_length=64, unique=True)
     started_at: datetime = Field(sa_type=UTCDateTime)
@@ -435,13 +443,12 @@ class Call(SQLModel, table=True):
     personal_data_purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class CallRung(SQLModel, table=True):
+class CallRung(_Row, table=True):
     """One step of a call's escalation ladder and how it ended."""
 
     __tablename__ = "hotline_call_rung"
     __table_args__ = (sa.UniqueConstraint("call_id", "index"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     call_id: uuid.UUID = Field(foreign_key="hotline_call.id", ondelete="CASCADE")
     index: int
     kind: RungKind = Field(sa_type=enum_type(RungKind, "rung_kind"))
@@ -451,14 +458,12 @@ class CallRung(SQLModel, table=True):
     accepted_by_user_id: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
 
 
-class CallbackTask(SQLModel, table=True):
+class CallbackTask(_OfOrganisation, table=True):
     """A call nobody accepted: someone must call back, if and when it is safe."""
 
     __tablename__ = "hotline_callback_task"
     __table_args__ = (sa.Index("ix_hotline_callback_task_status_due_at", "status", "due_at"),)
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    organisation_id: uuid.UUID = Field(foreign_key="organisation.id", index=True)
     hotline_id: uuid.UUID = Field(foreign_key="hotline.id")
     call_id: uuid.UUID = Field(foreign_key="hotline_call.id", unique=True)
     short_ref: str = Field(max_length=12, unique=True)

@@ -5,13 +5,15 @@ question it answers for other domains (`core.events.CallOfOrganisation`)."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlmodel import Session
 
-from core import events
-from core.events import CallOfOrganisation
+from core import events, sealed
+from core.events import CallbackTaskOfOrganisation, CallOfOrganisation
 from hotline import service
 from hotline.call_writer import CallWriter
 from hotline.journal import VoiceJournal
 from hotline.ladders import LadderCache
+from hotline.models import CallbackTask
 from hotline.recordings import RecordingStore, TwilioRecordings
 from hotline.roster import make_cache
 from hotline.routing import tag_key
@@ -42,6 +44,11 @@ def on_shutdown(app: FastAPI) -> None:
 def wire() -> None:
     """Answer other domains' question: is this call one of the organisation's?"""
     events.answer_with(CallOfOrganisation, service.call_of_organisation)
+    events.answer_with(CallbackTaskOfOrganisation, _task_of_organisation)
+    sealed.register(
+        sealed.pair("hotline_call", "caller", service.CALLER_CONTEXT),
+        sealed.pair("hotline_call", "recording", service.RECORDING_CONTEXT),
+    )
 
 
 # --- the typed runtime: what `configure` hung on app.state ------------------------------------
@@ -69,3 +76,8 @@ def recordings(app: FastAPI) -> RecordingStore:
     """Voicemail recordings held by Twilio (tests replace them)."""
     store: RecordingStore = app.state.recordings
     return store
+
+
+def _task_of_organisation(session: Session, question: CallbackTaskOfOrganisation) -> bool:
+    task = session.get(CallbackTask, question.target_id)
+    return task is not None and task.organisation_id == question.organisation_id

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from core.access import Policy, Scope, require
-from core.auth import Principal
+from core.access import Policy, Scope
+from core.context import Context, context
 from core.models import Role
 
 # An organisation's contacts are configuration: its admins and supervisors keep them.
@@ -13,5 +13,5 @@ CONTACTS = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN, Role.SUPERVISOR}))
 # How delivery went (and retrying a dead letter) is for the sending organisation's supervisors.
 DELIVERY = Policy(Scope.ORGANISATION, frozenset({Role.SUPERVISOR}))
 
-ContactKeeper = Annotated[Principal, Depends(require(CONTACTS))]
-DeliveryWatcher = Annotated[Principal, Depends(require(DELIVERY))]
+ContactKeeper = Annotated[Context, Depends(context(CONTACTS))]
+DeliveryWatcher = Annotated[Context, Depends(context(DELIVERY))]

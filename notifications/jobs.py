@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from core import periodic
 from notifications.service import batch_size, deliver_due
 from notifications.wiring import transports
 
@@ -16,12 +17,14 @@ log = logging.getLogger("sigurna.notifications")
 
 def schedule(app: FastAPI, scheduler: Any) -> None:
     """Deliver due outbox messages every few seconds (15 by default)."""
-    scheduler.add_job(
-        deliver_safely,
-        "interval",
-        args=[app],
+    periodic.every(
+        scheduler,
+        app,
+        deliver,
         seconds=app.state.settings.delivery_interval_seconds,
-        id="notifications.deliver",
+        job_id="notifications.deliver",
+        what="outbox delivery",
+        log=log,
     )
 
 
@@ -51,10 +54,3 @@ def deliver(app: FastAPI, *, batches: int = 20) -> int:
         if sent == 0:
             break
     return total
-
-
-def deliver_safely(app: FastAPI) -> None:
-    try:
-        deliver(app)
-    except Exception as exc:  # the next run picks up where this one stopped
-        log.warning("outbox delivery failed", extra={"error_type": type(exc).__name__})

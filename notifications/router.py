@@ -13,7 +13,8 @@ from anyio import to_thread
 from fastapi import APIRouter, Query, Request, Response
 
 from core.access import Signed
-from core.deps import CipherDep, NowDep, SessionDep, SettingsDep
+from core.context import Context
+from core.deps import NowDep, SettingsDep
 from core.errors import Forbidden
 from core.twilio import signed_form
 from notifications import service
@@ -25,6 +26,7 @@ from notifications.models import (
     ContactPublic,
     ContactUpdate,
     DeliveryState,
+    NotificationContact,
     OutboxPublic,
 )
 
@@ -37,77 +39,58 @@ MESSAGES = "/organisations/{org_id}/notifications"
 
 
 @router.get(CONTACTS, response_model=list[ContactPublic])
-def list_contacts(org_id: uuid.UUID, principal: ContactKeeper, session: SessionDep) -> object:
+def list_contacts(org_id: uuid.UUID, ctx: ContactKeeper) -> object:
     """Where the organisation receives notifications, and for what."""
-    return service.list_contacts(session, organisation_id=org_id)
+    return service.list_contacts(ctx.session, organisation_id=org_id)
 
 
 @router.post(CONTACTS, status_code=201, response_model=ContactCreated)
 def create_contact(
-    org_id: uuid.UUID,
-    body: ContactCreate,
-    principal: ContactKeeper,
-    session: SessionDep,
-    now: NowDep,
-    settings: SettingsDep,
-    cipher: CipherDep,
+    org_id: uuid.UUID, body: ContactCreate, ctx: ContactKeeper, settings: SettingsDep
 ) -> object:
     """Add an e-mail address, SMS number or webhook; a webhook's signing secret is shown once."""
     contact, secret = service.create_contact(
-        session,
-        now=now,
+        ctx.session,
+        now=ctx.now,
         organisation_id=org_id,
         data=body,
         settings=settings,
-        cipher=cipher,
-        actor=principal.actor(),
+        cipher=ctx.cipher,
+        actor=ctx.actor,
     )
     return ContactCreated.model_validate(contact, update={"signing_secret": secret})
 
 
+def _contact(ctx: Context, org_id: uuid.UUID, contact_id: uuid.UUID) -> NotificationContact:
+    """The contact a route names, in the organisation it names."""
+    return service.get_contact(ctx.session, organisation_id=org_id, contact_id=contact_id)
+
+
 @router.patch(CONTACTS + "/{contact_id}", response_model=ContactPublic)
 def update_contact(
-    org_id: uuid.UUID,
-    contact_id: uuid.UUID,
-    body: ContactUpdate,
-    principal: ContactKeeper,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, contact_id: uuid.UUID, body: ContactUpdate, ctx: ContactKeeper
 ) -> object:
     """Rename a contact, change its purposes, or switch it on or off."""
-    contact = service.get_contact(session, organisation_id=org_id, contact_id=contact_id)
+    contact = _contact(ctx, org_id, contact_id)
     return service.update_contact(
-        session, now=now, contact=contact, data=body, actor=principal.actor()
+        ctx.session, now=ctx.now, contact=contact, data=body, actor=ctx.actor
     )
 
 
 @router.delete(CONTACTS + "/{contact_id}", status_code=204)
-def delete_contact(
-    org_id: uuid.UUID,
-    contact_id: uuid.UUID,
-    principal: ContactKeeper,
-    session: SessionDep,
-    now: NowDep,
-) -> Response:
+def delete_contact(org_id: uuid.UUID, contact_id: uuid.UUID, ctx: ContactKeeper) -> Response:
     """Remove a contact (messages already queued for it are still delivered)."""
-    contact = service.get_contact(session, organisation_id=org_id, contact_id=contact_id)
-    service.delete_contact(session, now=now, contact=contact, actor=principal.actor())
+    contact = _contact(ctx, org_id, contact_id)
+    service.delete_contact(ctx.session, now=ctx.now, contact=contact, actor=ctx.actor)
     return Response(status_code=204)
 
 
 @router.post(CONTACTS + "/{contact_id}/rotate-secret", response_model=ContactCreated)
-def rotate_secret(
-    org_id: uuid.UUID,
-    contact_id: uuid.UUID,
-    principal: ContactKeeper,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> object:
+def rotate_secret(org_id: uuid.UUID, contact_id: uuid.UUID, ctx: ContactKeeper) -> object:
     """A new signing secret for a webhook, shown once."""
-    contact = service.get_contact(session, organisation_id=org_id, contact_id=contact_id)
+    contact = _contact(ctx, org_id, contact_id)
     secret = service.rotate_secret(
-        session, now=now, contact=contact, cipher=cipher, actor=principal.actor()
+        ctx.session, now=ctx.now, contact=contact, cipher=ctx.cipher, actor=ctx.actor
     )
     return ContactCreated.model_validate(contact, update={"signing_secret": secret})
 
@@ -115,31 +98,20 @@ def rotate_secret(
 @router.get(MESSAGES, response_model=list[OutboxPublic])
 def list_messages(
     org_id: uuid.UUID,
-    principal: DeliveryWatcher,
-    session: SessionDep,
+    ctx: DeliveryWatcher,
     state: DeliveryState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> object:
     """What the organisation sent, newest first, with each message's delivery state."""
-    found = service.list_messages(session, organisation_id=org_id, state=state, limit=limit)
+    found = service.list_messages(ctx.session, organisation_id=org_id, state=state, limit=limit)
     return [service.public_view(m) for m in found]
 
 
 @router.post(MESSAGES + "/{message_id}/retry", response_model=OutboxPublic)
-def retry_message(
-    org_id: uuid.UUID,
-    message_id: uuid.UUID,
-    principal: DeliveryWatcher,
-    session: SessionDep,
-    now: NowDep,
-) -> object:
+def retry_message(org_id: uuid.UUID, message_id: uuid.UUID, ctx: DeliveryWatcher) -> object:
     """Queue a dead-lettered message again (after its contact has been corrected)."""
     message = service.retry_message(
-        session,
-        now=now,
-        organisation_id=org_id,
-        message_id=message_id,
-        actor=principal.actor(),
+        ctx.session, now=ctx.now, organisation_id=org_id, message_id=message_id, actor=ctx.actor
     )
     return service.public_view(message)
 

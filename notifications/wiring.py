@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from core import events
+from core import events, sealed
 from core.events import AccountUnderAttack
-from notifications import security
+from notifications import security, service
 from notifications.channels import SignedWebhook, Transports, transports_from_settings
 from notifications.models import Channel
 
@@ -26,6 +26,10 @@ def on_shutdown(app: FastAPI) -> None:
 
 def wire() -> None:
     events.subscribe(AccountUnderAttack, security.account_under_attack)
+    sealed.register(
+        sealed.pair("notification_contact", "secret", service.SECRET_CONTEXT),
+        sealed.pair("outbox_message", "secret", service.SECRET_CONTEXT),
+    )
 
 
 def transports(app: FastAPI) -> Transports:

@@ -5,6 +5,14 @@ shelter only its assigned staff and the organisation's supervisors (and admins, 
 configuration routes that allow them). Anyone else gets 404, as if the shelter did not exist.
 Whether a caller may see the address or the people is decided here too (`Gate.sees_people`, by
 `shelters.service.sees_people`, the rule other domains ask through `core.events.StaysSeen`).
+
+What the gate lets through is all a shelter route works with, in one parameter (as
+`core.context.Context` is for other routes): the caller, the shelter, the session, the instant
+and the cipher.
+
+    @router.post(STAY + "/discharge")
+    def discharge_route(stay_id: uuid.UUID, body: DischargeCreate, ctx: WorkCtx) -> StayPublic:
+        stay = service.discharge(ctx.session, now=ctx.now, shelter=ctx.shelter, ...)
 """
 
 import uuid
@@ -16,11 +24,12 @@ from fastapi import Depends
 
 from core.access import Policy, Scope, require
 from core.auth import Principal
-from core.deps import SessionDep
+from core.context import Context
+from core.deps import CipherDep, NowDep, SessionDep
 from core.errors import NotFound, Unauthenticated
 from core.models import Role
 from shelters import errors, service
-from shelters.models import Shelter
+from shelters.models import Shelter, Stay
 
 # Configuration: shelters, rooms, beds, staff. Admins configure but never see people or address.
 CONFIGURE = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN, Role.SUPERVISOR}))
@@ -45,10 +54,10 @@ NetworkReader = Annotated[Principal, Depends(require(NETWORK))]
 
 
 @dataclass(frozen=True)
-class Gate:
-    """The caller of a shelter route and the shelter it names, checked."""
+class Gate(Context):
+    """The caller of a shelter route and the shelter it names, checked; with the request's
+    session, instant and cipher (`Context`), the one parameter a shelter route takes."""
 
-    principal: Principal
     shelter: Shelter
     sees_people: bool  # the shelter's own staff or a supervisor: address, names, case content
 
@@ -57,6 +66,10 @@ class Gate:
         if self.principal.user_id is None:  # shelter policies admit sessions only
             raise Unauthenticated(errors.SESSION_ONLY)
         return self.principal.user_id
+
+    def stay(self, stay_id: uuid.UUID) -> Stay:
+        """A stay of this shelter (another shelter's answers as absent)."""
+        return service.get_stay(self.session, shelter=self.shelter, stay_id=stay_id)
 
 
 def shelter_gate(policy: Policy) -> Callable[..., Gate]:
@@ -67,6 +80,8 @@ def shelter_gate(policy: Policy) -> Callable[..., Gate]:
         org_id: uuid.UUID,
         shelter_id: uuid.UUID,
         session: SessionDep,
+        now: NowDep,
+        cipher: CipherDep,
         # A default, not a string annotation: `checked` is local to this closure.
         principal: Principal = Depends(checked),  # noqa: B008
     ) -> Gate:
@@ -75,22 +90,22 @@ def shelter_gate(policy: Policy) -> Callable[..., Gate]:
         # Admins configure shelters without seeing who is in them; nobody else gets this far.
         if not people and (Role.ADMIN not in principal.roles or Role.ADMIN not in policy.roles):
             raise NotFound(errors.NOT_FOUND)
-        return Gate(principal, shelter, people)
+        return Gate(principal, session, now, cipher, shelter, people)
 
     return gate
 
 
-ConfigureGate = Annotated[Gate, Depends(shelter_gate(CONFIGURE))]
-ReadGate = Annotated[Gate, Depends(shelter_gate(READ))]
-WorkGate = Annotated[Gate, Depends(shelter_gate(WORK))]
-DecideGate = Annotated[Gate, Depends(shelter_gate(DECIDE))]
+ConfigureCtx = Annotated[Gate, Depends(shelter_gate(CONFIGURE))]
+ReadCtx = Annotated[Gate, Depends(shelter_gate(READ))]
+WorkCtx = Annotated[Gate, Depends(shelter_gate(WORK))]
+DecideCtx = Annotated[Gate, Depends(shelter_gate(DECIDE))]
 
 
-def other_shelter(session: SessionDep, gate: Gate, shelter_id: uuid.UUID) -> Shelter:
+def other_shelter(ctx: Gate, shelter_id: uuid.UUID) -> Shelter:
     """A second shelter a route names (a transfer's destination), under the same rule."""
     shelter = service.get_shelter(
-        session, organisation_id=gate.shelter.organisation_id, shelter_id=shelter_id
+        ctx.session, organisation_id=ctx.shelter.organisation_id, shelter_id=shelter_id
     )
-    if not service.sees_people(session, gate.principal, shelter):
+    if not service.sees_people(ctx.session, ctx.principal, shelter):
         raise NotFound(errors.NOT_FOUND)
     return shelter

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 from sqlmodel import Session, SQLModel
 
-from core.auth import Principal
-from core.crypto import FieldCipher
-from core.deps import CipherDep, NowDep, SessionDep
+from core import events
+from core.context import Context
+from core.events import SafeToCallBack as SafeToCallBackQuestion
 from hotline import service
-from hotline.deps import Casework
+from hotline.deps import CaseworkCtx
 from hotline.models import (
     Call,
     CallbackOutcome,
@@ -75,7 +75,11 @@ class TaskPublic(SQLModel):
     due_at: datetime
     overdue: bool
     assigned_user_id: uuid.UUID | None
+    # The counselor's answer, read together with the safety plan: when the call belongs to a
+    # case whose plan says she may not be called, "no" whatever was answered before.
     safe_to_call_back: SafeToCallBack
+    # What the safety plan of the call's case says (None: no case, or no plan yet).
+    safe_per_plan: bool | None = None
     status: TaskStatus
     outcome: CallbackOutcome | None
     closed_at: datetime | None
@@ -107,7 +111,17 @@ def _public(session: Session, call: Call, *, with_rungs: bool) -> CallPublic:
     )
 
 
-def _task_public(task: CallbackTask, now: datetime) -> TaskPublic:
+def _safe(answered: SafeToCallBack, per_plan: bool | None) -> SafeToCallBack:
+    if per_plan is False:
+        return SafeToCallBack.NO
+    if per_plan is True and answered is SafeToCallBack.UNKNOWN:
+        return SafeToCallBack.YES
+    return answered
+
+
+def _task_public(ctx: Context, task: CallbackTask) -> TaskPublic:
+    now = ctx.now
+    per_plan = events.ask(ctx.session, SafeToCallBackQuestion(task.call_id, ctx.cipher))
     return TaskPublic(
         id=task.id,
         call_id=task.call_id,
@@ -116,7 +130,8 @@ def _task_public(task: CallbackTask, now: datetime) -> TaskPublic:
         due_at=task.due_at,
         overdue=task.status == TaskStatus.OPEN and task.due_at <= now,
         assigned_user_id=task.assigned_user_id,
-        safe_to_call_back=task.safe_to_call_back,
+        safe_to_call_back=_safe(task.safe_to_call_back, per_plan),
+        safe_per_plan=per_plan,
         status=task.status,
         outcome=task.outcome,
         closed_at=task.closed_at,
@@ -129,103 +144,70 @@ def _task_public(task: CallbackTask, now: datetime) -> TaskPublic:
 @router.get("/organisations/{org_id}/calls")
 def list_calls(
     org_id: uuid.UUID,
-    _: Casework,
-    session: SessionDep,
-    now: NowDep,
+    ctx: CaseworkCtx,
     hotline_id: uuid.UUID | None = None,
     since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[CallPublic]:
     """Recent calls, newest first; a caller's number shows only as its last two digits."""
-    until = until or now
+    until = until or ctx.now
     since = since or until - timedelta(days=7)
     calls = service.list_calls(
-        session,
+        ctx.session,
         organisation_id=org_id,
         hotline_id=hotline_id,
         since=since,
         until=until,
         limit=limit,
     )
-    return [_public(session, c, with_rungs=False) for c in calls]
+    return [_public(ctx.session, c, with_rungs=False) for c in calls]
 
 
 @router.get(CALL)
-def get_call(org_id: uuid.UUID, call_id: uuid.UUID, _: Casework, session: SessionDep) -> CallPublic:
+def get_call(org_id: uuid.UUID, call_id: uuid.UUID, ctx: CaseworkCtx) -> CallPublic:
     """One call with every rung of its ladder."""
-    call = service.get_call(session, organisation_id=org_id, call_id=call_id)
-    return _public(session, call, with_rungs=True)
+    call = service.get_call(ctx.session, organisation_id=org_id, call_id=call_id)
+    return _public(ctx.session, call, with_rungs=True)
 
 
 @router.patch(CALL)
 def update_call(
-    org_id: uuid.UUID,
-    call_id: uuid.UUID,
-    body: CallUpdate,
-    principal: Casework,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, call_id: uuid.UUID, body: CallUpdate, ctx: CaseworkCtx
 ) -> CallPublic:
     """Record who called (victim, witness, institution, other) and how urgent it was."""
-    call = service.classify_call(
-        session,
-        now=now,
-        organisation_id=org_id,
-        call_id=call_id,
-        data=body,
-        actor=principal.actor(),
-    )
-    return _public(session, call, with_rungs=True)
+    call = service.classify_call(ctx.act, org_id, call_id, body)
+    return _public(ctx.session, call, with_rungs=True)
 
 
 @router.post(CALL + "/reveal-caller")
 def reveal_caller_route(
-    org_id: uuid.UUID,
-    call_id: uuid.UUID,
-    body: Reason,
-    principal: Casework,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
+    org_id: uuid.UUID, call_id: uuid.UUID, body: Reason, ctx: CaseworkCtx
 ) -> Revealed:
     """Show the caller's full number: an explicit act, audited with its reason."""
-    return _reveal(session, cipher, org_id, call_id, "caller", body, principal, now)
+    return _reveal(ctx, org_id, call_id, "caller", body)
 
 
 @router.post(CALL + "/reveal-voicemail")
 def reveal_voicemail_route(
-    org_id: uuid.UUID,
-    call_id: uuid.UUID,
-    body: Reason,
-    principal: Casework,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
+    org_id: uuid.UUID, call_id: uuid.UUID, body: Reason, ctx: CaseworkCtx
 ) -> Revealed:
     """The voicemail's address at Twilio: an explicit act, audited with its reason."""
-    return _reveal(session, cipher, org_id, call_id, "voicemail", body, principal, now)
+    return _reveal(ctx, org_id, call_id, "voicemail", body)
 
 
 def _reveal(
-    session: Session,
-    cipher: FieldCipher,
-    org_id: uuid.UUID,
-    call_id: uuid.UUID,
-    what: str,
-    body: Reason,
-    principal: Principal,
-    now: datetime,
+    ctx: Context, org_id: uuid.UUID, call_id: uuid.UUID, what: str, body: Reason
 ) -> Revealed:
     value = service.reveal(
-        session,
-        cipher,
-        now=now,
+        ctx.session,
+        ctx.cipher,
+        now=ctx.now,
         organisation_id=org_id,
         call_id=call_id,
         what=what,
         reason=body.reason,
-        actor=principal.actor(),
+        actor=ctx.actor,
     )
     return Revealed(value=value)
 
@@ -235,55 +217,26 @@ def _reveal(
 
 @router.get("/organisations/{org_id}/callback-tasks")
 def list_tasks(
-    org_id: uuid.UUID,
-    _: Casework,
-    session: SessionDep,
-    now: NowDep,
-    status: TaskStatus = TaskStatus.OPEN,
+    org_id: uuid.UUID, ctx: CaseworkCtx, status: TaskStatus = TaskStatus.OPEN
 ) -> list[TaskPublic]:
     """Callback tasks, soonest due first."""
-    tasks = service.list_tasks(session, organisation_id=org_id, status=status)
-    return [_task_public(t, now) for t in tasks]
+    tasks = service.list_tasks(ctx.session, organisation_id=org_id, status=status)
+    return [_task_public(ctx, t) for t in tasks]
 
 
 @router.patch(TASK)
 def update_task(
-    org_id: uuid.UUID,
-    task_id: uuid.UUID,
-    body: TaskUpdate,
-    principal: Casework,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, task_id: uuid.UUID, body: TaskUpdate, ctx: CaseworkCtx
 ) -> TaskPublic:
     """Say whether calling back is safe, or hand the task to a colleague."""
-    task = service.update_task(
-        session,
-        now=now,
-        organisation_id=org_id,
-        task_id=task_id,
-        data=body,
-        actor=principal.actor(),
-    )
-    return _task_public(task, now)
+    task = service.update_task(ctx.act, org_id, task_id, body)
+    return _task_public(ctx, task)
 
 
 @router.post(TASK + "/close")
 def close_task(
-    org_id: uuid.UUID,
-    task_id: uuid.UUID,
-    body: TaskClose,
-    principal: Casework,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, task_id: uuid.UUID, body: TaskClose, ctx: CaseworkCtx
 ) -> TaskPublic:
     """Close a task; it cannot be closed without saying how it ended."""
-    task = service.close_task(
-        session,
-        now=now,
-        organisation_id=org_id,
-        task_id=task_id,
-        data=body,
-        user_id=principal.user_id,
-        actor=principal.actor(),
-    )
-    return _task_public(task, now)
+    task = service.close_task(ctx.act, org_id, task_id, body)
+    return _task_public(ctx, task)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel
 
 from core import users
-from core.deps import NowDep, SessionDep, SettingsDep
+from core.context import Context
+from core.deps import SettingsDep
 from core.errors import error_body
 from hotline import service
-from hotline.deps import DutyStaff, Oversight, Reader, own_user_id, roster_follows_changes
+from hotline.deps import DutyStaffCtx, OversightCtx, ReaderCtx
 from hotline.models import (
     ClosureCreate,
     ClosurePublic,
@@ -24,10 +24,9 @@ from hotline.models import (
     HotlinePublic,
     HotlineUpdate,
 )
+from hotline.router.common import HOTLINE, hotline_of, staff_router
 
-router = APIRouter(tags=["hotline"], dependencies=[Depends(roster_follows_changes)])
-
-HOTLINE = "/organisations/{org_id}/hotlines/{hotline_id}"
+router = staff_router()
 
 
 class VerificationSent(SQLModel):
@@ -42,53 +41,35 @@ def _hotline_public(hotline: Hotline) -> HotlinePublic:
 
 
 @router.get("/organisations/{org_id}/hotlines")
-def list_hotlines_route(org_id: uuid.UUID, _: Reader, session: SessionDep) -> list[HotlinePublic]:
+def list_hotlines_route(org_id: uuid.UUID, ctx: ReaderCtx) -> list[HotlinePublic]:
     """The organisation's hotlines."""
-    return [_hotline_public(h) for h in service.list_hotlines(session, organisation_id=org_id)]
+    return [_hotline_public(h) for h in service.list_hotlines(ctx.session, organisation_id=org_id)]
 
 
 @router.post("/organisations/{org_id}/hotlines", status_code=201)
 def create_hotline_route(
-    org_id: uuid.UUID, body: HotlineCreate, principal: Oversight, session: SessionDep, now: NowDep
+    org_id: uuid.UUID, body: HotlineCreate, ctx: OversightCtx
 ) -> HotlinePublic:
     """Configure a hotline; its zone and holiday country default to the organisation's."""
+    organisation = users.get_organisation(ctx.session, org_id)
     hotline = service.create_hotline(
-        session,
-        now=now,
-        organisation=users.get_organisation(session, org_id),
-        data=body,
-        actor=principal.actor(),
+        ctx.session, now=ctx.now, organisation=organisation, data=body, actor=ctx.actor
     )
     return _hotline_public(hotline)
 
 
 @router.get(HOTLINE)
-def get_hotline_route(
-    org_id: uuid.UUID, hotline_id: uuid.UUID, _: Reader, session: SessionDep
-) -> HotlinePublic:
+def get_hotline_route(org_id: uuid.UUID, hotline_id: uuid.UUID, ctx: ReaderCtx) -> HotlinePublic:
     """One hotline."""
-    return _hotline_public(
-        service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id)
-    )
+    return _hotline_public(hotline_of(ctx, org_id, hotline_id))
 
 
 @router.patch(HOTLINE)
 def update_hotline_route(
-    org_id: uuid.UUID,
-    hotline_id: uuid.UUID,
-    body: HotlineUpdate,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, hotline_id: uuid.UUID, body: HotlineUpdate, ctx: OversightCtx
 ) -> HotlinePublic:
     """Change a hotline's configuration."""
-    hotline = service.update_hotline(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        data=body,
-        actor=principal.actor(),
-    )
+    hotline = service.update_hotline(ctx.act, hotline_of(ctx, org_id, hotline_id), body)
     return _hotline_public(hotline)
 
 
@@ -97,53 +78,30 @@ def update_hotline_route(
 
 @router.get(HOTLINE + "/closures")
 def list_closures_route(
-    org_id: uuid.UUID, hotline_id: uuid.UUID, _: Oversight, session: SessionDep
+    org_id: uuid.UUID, hotline_id: uuid.UUID, ctx: OversightCtx
 ) -> list[ClosurePublic]:
     """Days the office is closed beyond public holidays."""
-    hotline = service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id)
-    return [
-        ClosurePublic.model_validate(c, from_attributes=True)
-        for c in service.list_closures(session, hotline=hotline)
-    ]
+    closures = service.list_closures(ctx.session, hotline=hotline_of(ctx, org_id, hotline_id))
+    return [ClosurePublic.model_validate(c, from_attributes=True) for c in closures]
 
 
 @router.post(HOTLINE + "/closures", status_code=201)
 def add_closure_route(
-    org_id: uuid.UUID,
-    hotline_id: uuid.UUID,
-    body: ClosureCreate,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, hotline_id: uuid.UUID, body: ClosureCreate, ctx: OversightCtx
 ) -> ClosurePublic:
     """Close the office on a day: calls go to the duty ladder."""
-    closure = service.add_closure(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        data=body,
-        user_id=principal.user_id,
-        actor=principal.actor(),
-    )
+    closure = service.add_closure(ctx.act, hotline_of(ctx, org_id, hotline_id), body)
     return ClosurePublic.model_validate(closure, from_attributes=True)
 
 
 @router.delete(HOTLINE + "/closures/{closure_id}", status_code=204)
 def delete_closure_route(
-    org_id: uuid.UUID,
-    hotline_id: uuid.UUID,
-    closure_id: uuid.UUID,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, hotline_id: uuid.UUID, closure_id: uuid.UUID, ctx: OversightCtx
 ) -> None:
     """Reopen the office on a closed day."""
+    hotline = hotline_of(ctx, org_id, hotline_id)
     service.delete_closure(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        closure_id=closure_id,
-        actor=principal.actor(),
+        ctx.session, now=ctx.now, hotline=hotline, closure_id=closure_id, actor=ctx.actor
     )
 
 
@@ -152,25 +110,20 @@ def delete_closure_route(
 
 @router.put("/organisations/{org_id}/duty-phones/me")
 def set_duty_phone_route(
-    org_id: uuid.UUID,
-    body: DutyPhoneSet,
-    principal: DutyStaff,
-    session: SessionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    org_id: uuid.UUID, body: DutyPhoneSet, ctx: DutyStaffCtx, settings: SettingsDep
 ) -> VerificationSent:
     """Set one's own duty mobile; it rings only once the code sent to it is confirmed."""
     code = service.set_duty_phone(
-        session,
-        now=now,
+        ctx.session,
+        now=ctx.now,
         organisation_id=org_id,
-        user_id=own_user_id(principal),
+        user_id=ctx.user_id,
         number=body.number,
-        actor=principal.actor(),
+        actor=ctx.actor,
     )
     service.send_duty_phone_code(
-        session,
-        now=now,
+        ctx.session,
+        now=ctx.now,
         organisation_id=org_id,
         number=body.number,
         code=code,
@@ -185,36 +138,29 @@ def set_duty_phone_route(
     responses={422: {"description": "wrong, expired or exhausted code"}},
 )
 def verify_duty_phone_route(
-    org_id: uuid.UUID,
-    body: DutyPhoneVerify,
-    principal: DutyStaff,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, body: DutyPhoneVerify, ctx: DutyStaffCtx
 ) -> DutyPhonePublic | JSONResponse:
     """Confirm the code sent to one's duty mobile."""
-    user_id = own_user_id(principal)
     result = service.verify_duty_phone(
-        session, now=now, user_id=user_id, code=body.code, actor=principal.actor()
+        ctx.session, now=ctx.now, user_id=ctx.user_id, code=body.code, actor=ctx.actor
     )
     if result is not service.Verification.VERIFIED:
         # Returned, not raised: the attempt count and its audit event must be committed.
         message = service.VERIFICATION_MESSAGES[result]
         return JSONResponse(error_body("invalid_input", message), status_code=422)
-    phones = service.list_duty_phones(session, organisation_id=org_id)
-    phone = next(p for p in phones if p.user_id == user_id)
-    names = service.display_names(session, [user_id])
-    return DutyPhonePublic(
-        user_id=user_id, display_name=names.get(user_id, ""), number=phone.number, verified=True
-    )
+    return next(p for p in _duty_phones(ctx, org_id) if p.user_id == ctx.user_id)
 
 
 @router.get("/organisations/{org_id}/duty-phones")
-def list_duty_phones_route(
-    org_id: uuid.UUID, _: Oversight, session: SessionDep
-) -> list[DutyPhonePublic]:
+def list_duty_phones_route(org_id: uuid.UUID, ctx: OversightCtx) -> list[DutyPhonePublic]:
     """Every duty mobile of the organisation and whether it is confirmed."""
-    phones = service.list_duty_phones(session, organisation_id=org_id)
-    names = service.display_names(session, [p.user_id for p in phones])
+    return _duty_phones(ctx, org_id)
+
+
+def _duty_phones(ctx: Context, org_id: uuid.UUID) -> list[DutyPhonePublic]:
+    """The organisation's duty mobiles with their owners' names, by name."""
+    phones = service.list_duty_phones(ctx.session, organisation_id=org_id)
+    names = service.display_names(ctx.session, [p.user_id for p in phones])
     return [
         DutyPhonePublic(
             user_id=p.user_id,

@@ -6,15 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 from pydantic import AwareDatetime
 from sqlmodel import Session, SQLModel
 
 from core.clock import ensure_utc
-from core.deps import NowDep, SessionDep
 from core.models import User
 from hotline import service
-from hotline.deps import Oversight, Reader, roster_follows_changes
+from hotline.deps import OversightCtx, ReaderCtx
 from hotline.models import (
     OverrideCreate,
     OverrideKind,
@@ -25,10 +24,9 @@ from hotline.models import (
     SwapCreate,
 )
 from hotline.rota import on_duty
+from hotline.router.common import HOTLINE, hotline_of, staff_router
 
-router = APIRouter(tags=["hotline"], dependencies=[Depends(roster_follows_changes)])
-
-HOTLINE = "/organisations/{org_id}/hotlines/{hotline_id}"
+router = staff_router()
 DEFAULT_SHIFT_LISTING = timedelta(days=14)
 
 
@@ -82,6 +80,11 @@ def _override_public(override: ShiftOverride, names: dict[uuid.UUID, str]) -> Ov
     )
 
 
+def _overrides_public(session: Session, overrides: list[ShiftOverride]) -> list[OverridePublic]:
+    names = service.display_names(session, [o.user_id for o in overrides])
+    return [_override_public(o, names) for o in overrides]
+
+
 def _shifts_public(
     session: Session, shifts: list[Shift], overrides: list[ShiftOverride]
 ) -> list[ShiftPublic]:
@@ -118,59 +121,37 @@ def _person(session: Session, user_id: uuid.UUID | None) -> DutyPerson | None:
 def list_shifts_route(
     org_id: uuid.UUID,
     hotline_id: uuid.UUID,
-    _: Reader,
-    session: SessionDep,
-    now: NowDep,
+    ctx: ReaderCtx,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     until: Annotated[AwareDatetime | None, Query()] = None,
 ) -> list[ShiftPublic]:
     """Shifts overlapping [from, until), by default the next 14 days, with their overrides."""
-    hotline = service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id)
-    begin = start or now
+    hotline = hotline_of(ctx, org_id, hotline_id)
+    begin = start or ctx.now
     shifts = service.list_shifts(
-        session, hotline=hotline, start=begin, until=until or begin + DEFAULT_SHIFT_LISTING
+        ctx.session, hotline=hotline, start=begin, until=until or begin + DEFAULT_SHIFT_LISTING
     )
-    overrides = service.overrides_of(session, [s.id for s in shifts])
-    return _shifts_public(session, shifts, overrides)
+    overrides = service.overrides_of(ctx.session, [s.id for s in shifts])
+    return _shifts_public(ctx.session, shifts, overrides)
 
 
 @router.post(HOTLINE + "/shifts", status_code=201)
 def create_shift_route(
-    org_id: uuid.UUID,
-    hotline_id: uuid.UUID,
-    body: ShiftCreate,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, hotline_id: uuid.UUID, body: ShiftCreate, ctx: OversightCtx
 ) -> ShiftPublic:
     """Add a shift; it may not overlap another shift of the hotline."""
-    shift = service.create_shift(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        data=body,
-        created_by=principal.user_id,
-        actor=principal.actor(),
-    )
-    return _shifts_public(session, [shift], [])[0]
+    shift = service.create_shift(ctx.act, hotline_of(ctx, org_id, hotline_id), body)
+    return _shifts_public(ctx.session, [shift], [])[0]
 
 
 @router.delete(HOTLINE + "/shifts/{shift_id}", status_code=204)
 def delete_shift_route(
-    org_id: uuid.UUID,
-    hotline_id: uuid.UUID,
-    shift_id: uuid.UUID,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    org_id: uuid.UUID, hotline_id: uuid.UUID, shift_id: uuid.UUID, ctx: OversightCtx
 ) -> None:
     """Remove a shift and its overrides."""
+    hotline = hotline_of(ctx, org_id, hotline_id)
     service.delete_shift(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        shift_id=shift_id,
-        actor=principal.actor(),
+        ctx.session, now=ctx.now, hotline=hotline, shift_id=shift_id, actor=ctx.actor
     )
 
 
@@ -180,21 +161,11 @@ def add_override_route(
     hotline_id: uuid.UUID,
     shift_id: uuid.UUID,
     body: OverrideCreate,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    ctx: OversightCtx,
 ) -> OverridePublic:
     """Someone covers a position for all or part of a shift."""
-    override = service.add_override(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        shift_id=shift_id,
-        data=body,
-        made_by=principal.user_id,
-        actor=principal.actor(),
-    )
-    return _override_public(override, service.display_names(session, [override.user_id]))
+    override = service.add_override(ctx.act, hotline_of(ctx, org_id, hotline_id), shift_id, body)
+    return _overrides_public(ctx.session, [override])[0]
 
 
 @router.post(HOTLINE + "/shifts/{shift_id}/swap", status_code=201)
@@ -203,49 +174,33 @@ def swap_route(
     hotline_id: uuid.UUID,
     shift_id: uuid.UUID,
     body: SwapCreate,
-    principal: Oversight,
-    session: SessionDep,
-    now: NowDep,
+    ctx: OversightCtx,
 ) -> list[OverridePublic]:
     """Two shifts exchange who holds a position."""
-    rows = service.swap_shifts(
-        session,
-        now=now,
-        hotline=service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id),
-        shift_id=shift_id,
-        data=body,
-        made_by=principal.user_id,
-        actor=principal.actor(),
-    )
-    names = service.display_names(session, [r.user_id for r in rows])
-    return [_override_public(r, names) for r in rows]
+    rows = service.swap_shifts(ctx.act, hotline_of(ctx, org_id, hotline_id), shift_id, body)
+    return _overrides_public(ctx.session, rows)
 
 
 @router.get(HOTLINE + "/on-duty")
 def on_duty_route(
-    org_id: uuid.UUID,
-    hotline_id: uuid.UUID,
-    _: Reader,
-    session: SessionDep,
-    now: NowDep,
-    at: AwareDatetime | None = None,
+    org_id: uuid.UUID, hotline_id: uuid.UUID, ctx: ReaderCtx, at: AwareDatetime | None = None
 ) -> OnDutyPublic:
     """Who is primary and backup at an instant (now by default)."""
-    hotline = service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id)
-    instant = ensure_utc(at) if at is not None else now
-    duty = on_duty(session, hotline_id=hotline.id, at=instant)
+    hotline = hotline_of(ctx, org_id, hotline_id)
+    instant = ensure_utc(at) if at is not None else ctx.now
+    duty = on_duty(ctx.session, hotline_id=hotline.id, at=instant)
     return OnDutyPublic(
-        at=instant, primary=_person(session, duty.primary), backup=_person(session, duty.backup)
+        at=instant,
+        primary=_person(ctx.session, duty.primary),
+        backup=_person(ctx.session, duty.backup),
     )
 
 
 @router.get(HOTLINE + "/gaps")
-def gaps_route(
-    org_id: uuid.UUID, hotline_id: uuid.UUID, _: Oversight, session: SessionDep, now: NowDep
-) -> list[GapPublic]:
+def gaps_route(org_id: uuid.UUID, hotline_id: uuid.UUID, ctx: OversightCtx) -> list[GapPublic]:
     """Stretches of the next 14 days, outside office hours, without a primary or a backup."""
-    hotline = service.get_hotline(session, organisation_id=org_id, hotline_id=hotline_id)
+    hotline = hotline_of(ctx, org_id, hotline_id)
     return [
         GapPublic(starts_at=g.starts_at, ends_at=g.ends_at, missing=list(g.missing))
-        for g in service.rota_gaps(session, now=now, hotline=hotline)
+        for g in service.rota_gaps(ctx.session, now=ctx.now, hotline=hotline)
     ]

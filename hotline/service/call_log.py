@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from core import audit
 from core.audit import Actor
+from core.context import Act
 from core.crypto import FieldCipher
 from core.errors import InvalidInput, NotFound
 from core.models import User
@@ -97,21 +98,22 @@ def rungs_of(session: Session, call: Call) -> list[CallRung]:
 
 
 def classify_call(
-    session: Session,
-    *,
-    now: datetime,
-    organisation_id: uuid.UUID,
-    call_id: uuid.UUID,
-    data: CallUpdate,
-    actor: Actor,
+    act: Act, organisation_id: uuid.UUID, call_id: uuid.UUID, data: CallUpdate
 ) -> Call:
     """Record who called (victim, witness, institution, other) and how urgent it was."""
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if not changes:
-        raise InvalidInput(CALL_NOTHING_TO_CHANGE)
+    session, now, actor, _, _ = act
+    changes = _sent(data, CALL_NOTHING_TO_CHANGE)
     call = get_call(session, organisation_id=organisation_id, call_id=call_id)
     _apply(session, call, changes, now=now, actor=actor, action="call.classified")
     return call
+
+
+def _sent(data: CallUpdate | TaskUpdate, nothing: str) -> dict[str, Any]:
+    """The fields a PATCH sent with a value; `nothing` (an `InvalidInput`) when there are none."""
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if not changes:
+        raise InvalidInput(nothing)
+    return changes
 
 
 def _apply(
@@ -128,11 +130,11 @@ def _apply(
     session.add(row)
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action=action,
-        subject_type="call" if isinstance(row, Call) else "callback_task",
-        subject_id=row.id,
+        now,
+        actor,
+        action,
+        "call" if isinstance(row, Call) else "callback_task",
+        row.id,
         reason="set: " + ", ".join(sorted(changes)),
     )
 
@@ -154,15 +156,7 @@ def reveal(
     value = reveal_caller(cipher, call) if what == "caller" else reveal_recording(cipher, call)
     if value is None:
         raise NotFound(NOTHING_KEPT)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=f"call.{what}_revealed",
-        subject_type="call",
-        subject_id=call.id,
-        reason=reason,
-    )
+    audit.record(session, now, actor, f"call.{what}_revealed", "call", call.id, reason=reason)
     return value
 
 
@@ -188,18 +182,11 @@ def list_tasks(
 
 
 def update_task(
-    session: Session,
-    *,
-    now: datetime,
-    organisation_id: uuid.UUID,
-    task_id: uuid.UUID,
-    data: TaskUpdate,
-    actor: Actor,
+    act: Act, organisation_id: uuid.UUID, task_id: uuid.UUID, data: TaskUpdate
 ) -> CallbackTask:
     """Say whether calling back is safe, or hand the task to a colleague."""
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if not changes:
-        raise InvalidInput(TASK_NOTHING_TO_CHANGE)
+    session, now, actor, _, _ = act
+    changes = _sent(data, TASK_NOTHING_TO_CHANGE)
     task = get_task(session, organisation_id=organisation_id, task_id=task_id)
     if task.status == TaskStatus.CLOSED:
         raise InvalidInput(TASK_CLOSED)
@@ -213,16 +200,10 @@ def update_task(
 
 
 def close_task(
-    session: Session,
-    *,
-    now: datetime,
-    organisation_id: uuid.UUID,
-    task_id: uuid.UUID,
-    data: TaskClose,
-    user_id: uuid.UUID | None,
-    actor: Actor,
+    act: Act, organisation_id: uuid.UUID, task_id: uuid.UUID, data: TaskClose
 ) -> CallbackTask:
     """Close a task; it cannot be closed without saying how it ended."""
+    session, now, actor, user_id, _ = act
     if data.outcome is None:
         raise InvalidInput(OUTCOME_NEEDED)
     task = get_task(session, organisation_id=organisation_id, task_id=task_id)
@@ -235,11 +216,11 @@ def close_task(
     session.add(task)
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="callback_task.closed",
-        subject_type="callback_task",
-        subject_id=task.id,
+        now,
+        actor,
+        "callback_task.closed",
+        "callback_task",
+        task.id,
         reason=f"outcome: {data.outcome}",
     )
     return task

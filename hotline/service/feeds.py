@@ -68,12 +68,12 @@ def create_calendar_feed(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="calendar_feed.created",
-        subject_type="calendar_feed",
-        subject_id=feed.id,
-        organisation_id=organisation_id,
+        now,
+        actor,
+        "calendar_feed.created",
+        "calendar_feed",
+        feed.id,
+        organisation_id,
         reason=("hotline feed" if hotline_id is not None else "personal feed")
         + (f"; {earlier} earlier link(s) revoked" if earlier else ""),
     )

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 
 from core import audit
 from core.audit import Actor
+from core.context import Act
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organisation, User
 from core.scoped import get_owned
@@ -46,6 +47,22 @@ from notifications.service import enqueue_sms
 CODE_TTL = timedelta(minutes=10)
 MAX_CODE_ATTEMPTS = 5
 DUTY_PHONE_CODE_TOPIC = "hotline.duty_phone_code"
+
+
+def audit_hotline(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    hotline: Hotline,
+    shift_id: uuid.UUID | None = None,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Audit a change to a hotline's configuration (its subject is the hotline) or to one of its
+    shifts (the shift), as an event of the hotline's organisation."""
+    subject = ("hotline", hotline.id) if shift_id is None else ("shift", shift_id)
+    audit.record(session, now, actor, action, *subject, hotline.organisation_id, reason=reason)
 
 
 def digest(secret: str) -> str:
@@ -96,24 +113,15 @@ def create_hotline(
     hotline = Hotline(**values, organisation_id=organisation.id, created_at=now, updated_at=now)
     session.add(hotline)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="hotline.created",
-        subject_type="hotline",
-        subject_id=hotline.id,
-        organisation_id=organisation.id,
-    )
+    audit_hotline(session, now, actor, "hotline.created", hotline)
     return hotline
 
 
 _NULLABLE_HOTLINE_FIELDS = frozenset({"last_resort_number"})
 
 
-def update_hotline(
-    session: Session, *, now: datetime, hotline: Hotline, data: HotlineUpdate, actor: Actor
-) -> Hotline:
+def update_hotline(act: Act, hotline: Hotline, data: HotlineUpdate) -> Hotline:
+    session, now, actor, _, _ = act
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput(NOTHING_TO_CHANGE)
@@ -130,15 +138,8 @@ def update_hotline(
         hotline.updated_at = now
         session.add(hotline)
         session.flush()
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="hotline.updated",
-            subject_type="hotline",
-            subject_id=hotline.id,
-            organisation_id=hotline.organisation_id,
-            reason="changed: " + ", ".join(changed),
+        audit_hotline(
+            session, now, actor, "hotline.updated", hotline, reason="changed: " + ", ".join(changed)
         )
     return hotline
 
@@ -156,15 +157,8 @@ def list_closures(session: Session, *, hotline: Hotline) -> list[HotlineClosure]
     )
 
 
-def add_closure(
-    session: Session,
-    *,
-    now: datetime,
-    hotline: Hotline,
-    data: ClosureCreate,
-    user_id: uuid.UUID | None,
-    actor: Actor,
-) -> HotlineClosure:
+def add_closure(act: Act, hotline: Hotline, data: ClosureCreate) -> HotlineClosure:
+    session, now, actor, user_id, _ = act
     taken = session.exec(
         select(HotlineClosure.id).where(
             HotlineClosure.hotline_id == hotline.id, HotlineClosure.day == data.day
@@ -181,16 +175,7 @@ def add_closure(
     )
     session.add(closure)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="hotline.closure_added",
-        subject_type="hotline",
-        subject_id=hotline.id,
-        organisation_id=hotline.organisation_id,
-        reason=f"day: {data.day.isoformat()}",
-    )
+    audit_hotline(session, now, actor, "hotline.closure_added", hotline, reason=f"day: {data.day}")
     return closure
 
 
@@ -203,16 +188,7 @@ def delete_closure(
     day = closure.day
     session.delete(closure)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="hotline.closure_removed",
-        subject_type="hotline",
-        subject_id=hotline.id,
-        organisation_id=hotline.organisation_id,
-        reason=f"day: {day.isoformat()}",
-    )
+    audit_hotline(session, now, actor, "hotline.closure_removed", hotline, reason=f"day: {day}")
 
 
 # --- duty phones -----------------------------------------------------------------------------
@@ -254,15 +230,7 @@ def _save_phone(
     """Write a duty phone's change, audited as an event of its owner's account."""
     session.add(phone)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=action,
-        subject_type="user",
-        subject_id=phone.user_id,
-        organisation_id=phone.organisation_id,
-    )
+    audit.record(session, now, actor, action, "user", phone.user_id, phone.organisation_id)
 
 
 def any_hotline_number(session: Session, organisation_id: uuid.UUID) -> str | None:

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from core import audit
 from core.audit import Actor
+from core.context import Act
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Role, User, UserRole
 from hotline.errors import NOT_FOUND, SHIFT_OVERLAPS
@@ -33,6 +33,7 @@ from hotline.models import (
 )
 from hotline.rota import OnDuty, resolve
 from hotline.routing import Why, route_reason
+from hotline.service.hotlines import audit_hotline
 from hotline.service.ladder import calendar_between
 
 DUTY_ROLES = frozenset({Role.COUNSELOR, Role.SUPERVISOR})
@@ -107,15 +108,8 @@ def get_shift(session: Session, *, hotline: Hotline, shift_id: uuid.UUID) -> Shi
     return shift
 
 
-def create_shift(
-    session: Session,
-    *,
-    now: datetime,
-    hotline: Hotline,
-    data: ShiftCreate,
-    created_by: uuid.UUID | None,
-    actor: Actor,
-) -> Shift:
+def create_shift(act: Act, hotline: Hotline, data: ShiftCreate) -> Shift:
+    session, now, actor, created_by, _ = act
     starts_at, ends_at = data.starts_at.astimezone(UTC), data.ends_at.astimezone(UTC)
     if ends_at <= starts_at:
         raise InvalidInput("ends_at: a shift must end after it starts.")
@@ -141,15 +135,7 @@ def create_shift(
     )
     session.add(shift)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shift.created",
-        subject_type="shift",
-        subject_id=shift.id,
-        organisation_id=hotline.organisation_id,
-    )
+    audit_hotline(session, now, actor, "shift.created", hotline, shift.id)
     return shift
 
 
@@ -162,28 +148,14 @@ def delete_shift(
     session.flush()
     session.delete(shift)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shift.deleted",
-        subject_type="shift",
-        subject_id=shift_id,
-        organisation_id=hotline.organisation_id,
-    )
+    audit_hotline(session, now, actor, "shift.deleted", hotline, shift_id)
 
 
 def add_override(
-    session: Session,
-    *,
-    now: datetime,
-    hotline: Hotline,
-    shift_id: uuid.UUID,
-    data: OverrideCreate,
-    made_by: uuid.UUID | None,
-    actor: Actor,
+    act: Act, hotline: Hotline, shift_id: uuid.UUID, data: OverrideCreate
 ) -> ShiftOverride:
     """Someone covers a position for all or part of a shift."""
+    session, now, actor, made_by, _ = act
     shift = get_shift(session, hotline=hotline, shift_id=shift_id)
     starts_at = data.starts_at.astimezone(UTC) if data.starts_at else shift.starts_at
     ends_at = data.ends_at.astimezone(UTC) if data.ends_at else shift.ends_at
@@ -205,16 +177,8 @@ def add_override(
     )
     session.add(override)
     session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shift.override",
-        subject_type="shift",
-        subject_id=shift.id,
-        organisation_id=hotline.organisation_id,
-        reason=f"cover: {data.position}",
-    )
+    reason = f"cover: {data.position}"
+    audit_hotline(session, now, actor, "shift.override", hotline, shift.id, reason=reason)
     return override
 
 
@@ -237,16 +201,10 @@ def whole_shift_holders(
 
 
 def swap_shifts(
-    session: Session,
-    *,
-    now: datetime,
-    hotline: Hotline,
-    shift_id: uuid.UUID,
-    data: SwapCreate,
-    made_by: uuid.UUID | None,
-    actor: Actor,
+    act: Act, hotline: Hotline, shift_id: uuid.UUID, data: SwapCreate
 ) -> list[ShiftOverride]:
     """Two shifts exchange who holds a position, as two swap overrides sharing a group."""
+    session, now, actor, made_by, _ = act
     shift = get_shift(session, hotline=hotline, shift_id=shift_id)
     other = session.get(Shift, data.other_shift_id)
     other_hotline = session.get(Hotline, other.hotline_id) if other is not None else None
@@ -292,14 +250,13 @@ def swap_shifts(
     session.add_all(rows)
     session.flush()
     for target in (shift, other):
-        audit.record(
+        audit_hotline(
             session,
-            now=now,
-            actor=actor,
-            action="shift.swap",
-            subject_type="shift",
-            subject_id=target.id,
-            organisation_id=hotline.organisation_id,
+            now,
+            actor,
+            "shift.swap",
+            hotline,
+            target.id,
             reason=f"swap {group}: {position}",
         )
     return rows

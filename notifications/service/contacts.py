@@ -100,18 +100,23 @@ def get_contact(
     )
 
 
-def _contact_audit(
-    session: Session, *, now: datetime, actor: Actor, action: str, contact: NotificationContact
+def _audit(
+    session: Session, now: datetime, actor: Actor, action: str, contact: NotificationContact
 ) -> None:
     audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=action,
-        subject_type="notification_contact",
-        subject_id=contact.id,
-        organisation_id=contact.organisation_id,
+        session, now, actor, action, "notification_contact", contact.id, contact.organisation_id
     )
+
+
+def _saved(
+    session: Session, now: datetime, actor: Actor, action: str, contact: NotificationContact
+) -> NotificationContact:
+    """Store a new or changed contact (updated now) and audit it."""
+    contact.updated_at = now
+    session.add(contact)
+    session.flush()
+    _audit(session, now, actor, action, contact)
+    return contact
 
 
 def create_contact(
@@ -140,12 +145,7 @@ def create_contact(
         created_at=now,
         updated_at=now,
     )
-    session.add(contact)
-    session.flush()
-    _contact_audit(
-        session, now=now, actor=actor, action="notifications.contact_added", contact=contact
-    )
-    return contact, secret
+    return _saved(session, now, actor, "notifications.contact_added", contact), secret
 
 
 def update_contact(
@@ -161,21 +161,13 @@ def update_contact(
         raise InvalidInput(NO_NULLS)
     for name, value in changes.items():
         setattr(contact, name, value)
-    contact.updated_at = now
-    session.add(contact)
-    session.flush()
-    _contact_audit(
-        session, now=now, actor=actor, action="notifications.contact_changed", contact=contact
-    )
-    return contact
+    return _saved(session, now, actor, "notifications.contact_changed", contact)
 
 
 def delete_contact(
     session: Session, *, now: datetime, contact: NotificationContact, actor: Actor
 ) -> None:
-    _contact_audit(
-        session, now=now, actor=actor, action="notifications.contact_removed", contact=contact
-    )
+    _audit(session, now, actor, "notifications.contact_removed", contact)
     session.delete(contact)
     session.flush()
 
@@ -193,10 +185,5 @@ def rotate_secret(
         raise Conflict(NOT_A_WEBHOOK)
     secret = new_signing_secret()
     contact.secret_key_id, contact.secret_sealed = cipher.seal_pair(secret, context=SECRET_CONTEXT)
-    contact.updated_at = now
-    session.add(contact)
-    session.flush()
-    _contact_audit(
-        session, now=now, actor=actor, action="notifications.secret_rotated", contact=contact
-    )
+    _saved(session, now, actor, "notifications.secret_rotated", contact)
     return secret

@@ -343,13 +343,7 @@ def retry_message(
     message.dead_at = None
     session.add(message)
     audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="notifications.retried",
-        subject_type="outbox_message",
-        subject_id=message.id,
-        organisation_id=organisation_id,
+        session, now, actor, "notifications.retried", "outbox_message", message.id, organisation_id
     )
     session.flush()
     return message

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime
-from core.models import STRICT_BODY
+from shelters.models.shelters import Body
 
 
 class Revision(SQLModel):
@@ -31,9 +31,7 @@ class NeedsAssessment(Revision, table=True):
     __table_args__ = (sa.UniqueConstraint("stay_id", "revision"),)
 
 
-class AssessmentCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class AssessmentCreate(Body):
     security: str = Field(min_length=1, max_length=4000)
     love_and_belonging: str = Field(min_length=1, max_length=4000)
     respect: str = Field(min_length=1, max_length=4000)
@@ -47,17 +45,13 @@ class AssessmentPublic(AssessmentCreate):
     created_at: datetime
 
 
-class Step(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class Step(Body):
     what: str = Field(min_length=1, max_length=500)
     who: str = Field(min_length=1, max_length=120)
     by: AwareDatetime
 
 
-class Goal(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class Goal(Body):
     goal: str = Field(min_length=1, max_length=500)
     steps: list[Step] = Field(min_length=1, max_length=20)
 
@@ -69,9 +63,7 @@ class WorkPlan(Revision, table=True):
     __table_args__ = (sa.UniqueConstraint("stay_id", "revision"),)
 
 
-class WorkPlanCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class WorkPlanCreate(Body):
     goals: list[Goal] = Field(min_length=1, max_length=20)
 
 

@@ -9,7 +9,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, enum_type
-from core.models import STRICT_BODY
+from shelters.models.shelters import Body
 
 
 class SentTo(StrEnum):
@@ -41,9 +41,7 @@ class TurnAway(SQLModel, table=True):
     recorded_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
 
 
-class TurnAwayUpdate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class TurnAwayUpdate(Body):
     sent_to: SentTo
     sent_to_shelter_id: uuid.UUID | None = None
 

@@ -43,6 +43,12 @@ class BedState(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
 
 
+class Body(SQLModel):
+    """A request body: a field it does not know is refused, never ignored."""
+
+    model_config = STRICT_BODY  # type: ignore[assignment]
+
+
 def check_unique(values: list[Any]) -> list[Any]:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat a value")
@@ -82,7 +88,7 @@ class Shelter(ShelterBase, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class _ShelterChecks(SQLModel):
+class _ShelterChecks(Body):
     @field_validator("name", check_fields=False)
     @classmethod
     def _name(cls, value: str | None) -> str | None:
@@ -105,8 +111,6 @@ class _ShelterChecks(SQLModel):
 
 
 class ShelterCreate(_ShelterChecks, ShelterBase):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
     address: str = Field(min_length=3, max_length=300)
 
     @model_validator(mode="after")
@@ -117,8 +121,6 @@ class ShelterCreate(_ShelterChecks, ShelterBase):
 
 
 class ShelterUpdate(_ShelterChecks):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
     name: str | None = Field(default=None, min_length=2, max_length=120)
     address: str | None = Field(default=None, min_length=3, max_length=300)
     time_zone: str | None = Field(default=None, max_length=64)
@@ -156,9 +158,7 @@ class ShelterPublic(ShelterBase):
     address: str | None = None
 
 
-class LockdownSet(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class LockdownSet(Body):
     lockdown: bool
     reason: str = Field(min_length=3, max_length=500)
 
@@ -183,15 +183,10 @@ class Room(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class RoomCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class RoomCreate(Body):
     name: str = Field(min_length=1, max_length=60)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value)
+    _name = field_validator("name")(check_name)
 
 
 class RoomPublic(SQLModel):
@@ -214,22 +209,15 @@ class Bed(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class BedCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class BedCreate(Body):
     room_id: uuid.UUID
     label: str = Field(min_length=1, max_length=40)
     kind: BedKind = BedKind.BED
 
-    @field_validator("label")
-    @classmethod
-    def _label(cls, value: str) -> str:
-        return check_name(value)
+    _label = field_validator("label")(check_name)
 
 
-class BedServiceSet(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class BedServiceSet(Body):
     out_of_service: bool
     reason: str = Field(min_length=3, max_length=200)
 

@@ -9,8 +9,8 @@ from pydantic import AwareDatetime, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime, enum_type
-from core.models import STRICT_BODY, check_name
-from shelters.models.shelters import Group, Sex, check_unique
+from core.models import check_name
+from shelters.models.shelters import Body, Group, Sex, check_unique
 
 MAX_STAY_DAYS = 7
 MAX_CHILDREN = 12
@@ -151,23 +151,16 @@ class BedOccupancy(SQLModel, table=True):
     ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class PersonIn(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class PersonIn(Body):
     name: str = Field(min_length=1, max_length=120)
     sex: Sex
     age: int = Field(ge=0, le=120)
     bed_id: uuid.UUID | None = None  # left out: the service picks a free bed
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value)
+    _name = field_validator("name")(check_name)
 
 
-class AdmissionCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class AdmissionCreate(Body):
     client: PersonIn
     children: list[PersonIn] = Field(default_factory=list, max_length=MAX_CHILDREN)
     channel: AdmissionChannel
@@ -180,10 +173,7 @@ class AdmissionCreate(SQLModel):
     # A night admission entered later: when she really arrived (at most 24 hours ago).
     admitted_at: AwareDatetime | None = None
 
-    @field_validator("municipality")
-    @classmethod
-    def _municipality(cls, value: str) -> str:
-        return check_name(value)
+    _municipality = field_validator("municipality")(check_name)
 
     @model_validator(mode="after")
     def _consistent(self) -> "AdmissionCreate":
@@ -236,9 +226,7 @@ class AdmissionPublic(StayPublic):
     notice: str | None = None
 
 
-class HoldCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class HoldCreate(Body):
     bed_id: uuid.UUID
     until: AwareDatetime
     note: str = Field(min_length=3, max_length=200)
@@ -252,16 +240,12 @@ class HoldPublic(SQLModel):
     note: str | None
 
 
-class Move(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class Move(Body):
     member_id: uuid.UUID
     bed_id: uuid.UUID
 
 
-class TransferCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class TransferCreate(Body):
     to_shelter_id: uuid.UUID | None = None  # left out: another bed in the same shelter
     moves: list[Move] = Field(min_length=1, max_length=MAX_CHILDREN + 1)
     reason: str = Field(min_length=3, max_length=500)
@@ -273,23 +257,17 @@ class TransferCreate(SQLModel):
         return self
 
 
-class DischargeCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class DischargeCreate(Body):
     destination: Destination
     reason: str = Field(min_length=3, max_length=500)
 
 
-class ExtensionCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class ExtensionCreate(Body):
     new_end: AwareDatetime
     justification: str = Field(min_length=20, max_length=2000)
 
 
-class ExtensionDecision(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class ExtensionDecision(Body):
     note: str | None = Field(default=None, max_length=500)
 
 

@@ -8,7 +8,8 @@ from pydantic import AwareDatetime, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from core.db import UTCDateTime
-from core.models import STRICT_BODY, check_name
+from core.models import check_name
+from shelters.models.shelters import Body
 
 
 class Perpetrator(SQLModel, table=True):
@@ -25,15 +26,10 @@ class Perpetrator(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class PerpetratorCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class PerpetratorCreate(Body):
     name: str = Field(min_length=2, max_length=120)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value)
+    _name = field_validator("name")(check_name)
 
 
 class PerpetratorPublic(SQLModel):
@@ -63,9 +59,7 @@ class EntryApproval(SQLModel, table=True):
     revoked_by: uuid.UUID | None = Field(default=None, foreign_key="user_account.id")
 
 
-class ApprovalCreate(SQLModel):
-    model_config = STRICT_BODY  # type: ignore[assignment]
-
+class ApprovalCreate(Body):
     person_name: str = Field(min_length=2, max_length=120)
     organisation: str = Field(min_length=2, max_length=120)
     purpose: str = Field(min_length=3, max_length=500)
@@ -74,10 +68,7 @@ class ApprovalCreate(SQLModel):
     # Needed, and only heeded, when the name is close to a barred person's (a supervisor's call).
     override_reason: str | None = Field(default=None, min_length=10, max_length=500)
 
-    @field_validator("person_name", "organisation")
-    @classmethod
-    def _names(cls, value: str) -> str:
-        return check_name(value)
+    _names = field_validator("person_name", "organisation")(check_name)
 
     @model_validator(mode="after")
     def _period(self) -> "ApprovalCreate":

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
-from core.crypto import FieldCipher
-from core.deps import CipherDep, NowDep, SessionDep
 from shelters import service
-from shelters.deps import (
-    Gate,
-    WorkGate,
-)
+from shelters.deps import Gate, WorkCtx
 from shelters.models import (
     AssessmentCreate,
     AssessmentPublic,
@@ -51,128 +45,63 @@ def _public(public: type[P], row: Revision, content: dict[str, Any]) -> P:
 
 
 def _revisions(
-    document: service.Revisions,
-    public: type[P],
-    *,
-    stay_id: uuid.UUID,
-    gate: Gate,
-    session: Session,
-    cipher: FieldCipher,
+    document: service.Revisions, public: type[P], stay_id: uuid.UUID, ctx: Gate
 ) -> list[P]:
     """Every revision of the stay's document, oldest first."""
-    stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
     return [
-        _public(public, row, service.open_revision(cipher, document, row))
-        for row in service.list_revisions(session, document, stay=stay)
+        _public(public, row, service.open_revision(ctx.cipher, document, row))
+        for row in service.list_revisions(ctx.session, document, stay=ctx.stay(stay_id))
     ]
 
 
 def _revise(
-    document: service.Revisions,
-    public: type[P],
-    *,
-    stay_id: uuid.UUID,
-    body: SQLModel,
-    gate: Gate,
-    session: Session,
-    now: datetime,
-    cipher: FieldCipher,
+    document: service.Revisions, public: type[P], stay_id: uuid.UUID, body: SQLModel, ctx: Gate
 ) -> P:
     """Record a new revision of the stay's document."""
     row = service.add_revision(
-        session,
+        ctx.session,
         document,
-        now=now,
-        shelter=gate.shelter,
-        stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
+        now=ctx.now,
+        shelter=ctx.shelter,
+        stay=ctx.stay(stay_id),
         content=body,
-        cipher=cipher,
-        user_id=gate.user_id,
-        actor=gate.principal.actor(),
+        cipher=ctx.cipher,
+        user_id=ctx.user_id,
+        actor=ctx.actor,
     )
     return _public(public, row, body.model_dump())
 
 
 @router.get(STAY + "/assessments")
-def list_assessments_route(
-    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, cipher: CipherDep
-) -> list[AssessmentPublic]:
+def list_assessments_route(stay_id: uuid.UUID, ctx: WorkCtx) -> list[AssessmentPublic]:
     """Every revision of the needs assessment, oldest first."""
-    return _revisions(
-        service.ASSESSMENTS,
-        AssessmentPublic,
-        stay_id=stay_id,
-        gate=gate,
-        session=session,
-        cipher=cipher,
-    )
+    return _revisions(service.ASSESSMENTS, AssessmentPublic, stay_id, ctx)
 
 
 @router.post(STAY + "/assessments", status_code=201)
 def add_assessment_route(
-    stay_id: uuid.UUID,
-    body: AssessmentCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
+    stay_id: uuid.UUID, body: AssessmentCreate, ctx: WorkCtx
 ) -> AssessmentPublic:
     """Record a (new revision of the) needs assessment."""
-    return _revise(
-        service.ASSESSMENTS,
-        AssessmentPublic,
-        stay_id=stay_id,
-        body=body,
-        gate=gate,
-        session=session,
-        now=now,
-        cipher=cipher,
-    )
+    return _revise(service.ASSESSMENTS, AssessmentPublic, stay_id, body, ctx)
 
 
 @router.get(STAY + "/work-plans")
-def list_work_plans_route(
-    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, cipher: CipherDep
-) -> list[WorkPlanPublic]:
+def list_work_plans_route(stay_id: uuid.UUID, ctx: WorkCtx) -> list[WorkPlanPublic]:
     """Every revision of the individual work plan, oldest first."""
-    return _revisions(
-        service.WORK_PLANS,
-        WorkPlanPublic,
-        stay_id=stay_id,
-        gate=gate,
-        session=session,
-        cipher=cipher,
-    )
+    return _revisions(service.WORK_PLANS, WorkPlanPublic, stay_id, ctx)
 
 
 @router.post(STAY + "/work-plans", status_code=201)
-def add_work_plan_route(
-    stay_id: uuid.UUID,
-    body: WorkPlanCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> WorkPlanPublic:
+def add_work_plan_route(stay_id: uuid.UUID, body: WorkPlanCreate, ctx: WorkCtx) -> WorkPlanPublic:
     """Record a (new revision of the) individual work plan: goals, steps, who, by when."""
-    return _revise(
-        service.WORK_PLANS,
-        WorkPlanPublic,
-        stay_id=stay_id,
-        body=body,
-        gate=gate,
-        session=session,
-        now=now,
-        cipher=cipher,
-    )
+    return _revise(service.WORK_PLANS, WorkPlanPublic, stay_id, body, ctx)
 
 
 @router.get(SHELTER + "/attention")
-def attention_route(
-    gate: WorkGate, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> AttentionPublic:
+def attention_route(ctx: WorkCtx) -> AttentionPublic:
     """Overdue needs assessments, stays ending within 24 hours, extensions awaiting a decision."""
-    found = service.attention(session, shelter=gate.shelter, now=now)
+    found = service.attention(ctx.session, shelter=ctx.shelter, now=ctx.now)
     return AttentionPublic(
         assessments_overdue=[
             OverdueAssessment(stay_id=s.id, reference=s.reference, due_at=due)
@@ -182,6 +111,6 @@ def attention_route(
             EndingStay(stay_id=s.id, reference=s.reference, planned_end=s.planned_end)
             for s in found.ending_soon
         ],
-        extensions_pending=[extension_public(cipher, e) for e in found.extensions_pending],
+        extensions_pending=[extension_public(ctx.cipher, e) for e in found.extensions_pending],
         nights_over_hard_capacity=found.over_capacity_nights,
     )

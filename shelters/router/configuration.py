@@ -10,14 +10,7 @@ from core import users
 from core.deps import CipherDep, NowDep, SessionDep
 from core.models import Role
 from shelters import service
-from shelters.deps import (
-    ConfigureGate,
-    Configurer,
-    DecideGate,
-    Reader,
-    ReadGate,
-    WorkGate,
-)
+from shelters.deps import ConfigureCtx, Configurer, DecideCtx, ReadCtx, Reader, WorkCtx
 from shelters.models import (
     BedCreate,
     BedPublic,
@@ -86,93 +79,48 @@ def create_shelter_route(
 
 
 @router.get(SHELTER)
-def get_shelter_route(gate: ReadGate, cipher: CipherDep) -> ShelterPublic:
+def get_shelter_route(ctx: ReadCtx) -> ShelterPublic:
     """One shelter; the address only for its staff and the organisation's supervisors."""
-    return shelter_public(gate.shelter, cipher=cipher, sees_people=gate.sees_people)
+    return shelter_public(ctx.shelter, cipher=ctx.cipher, sees_people=ctx.sees_people)
 
 
 @router.patch(SHELTER)
-def update_shelter_route(
-    body: ShelterUpdate,
-    gate: ConfigureGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> ShelterPublic:
+def update_shelter_route(body: ShelterUpdate, ctx: ConfigureCtx) -> ShelterPublic:
     """Change a shelter's configuration (eligibility, capacity, address, ...)."""
-    shelter = service.update_shelter(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        data=body,
-        cipher=cipher,
-        actor=gate.principal.actor(),
-    )
-    return shelter_public(shelter, cipher=cipher, sees_people=gate.sees_people)
+    shelter = service.update_shelter(ctx.act, ctx.shelter, body)
+    return shelter_public(shelter, cipher=ctx.cipher, sees_people=ctx.sees_people)
 
 
 @router.put(SHELTER + "/lockdown")
-def lockdown_route(
-    body: LockdownSet,
-    gate: DecideGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> ShelterPublic:
+def lockdown_route(body: LockdownSet, ctx: DecideCtx) -> ShelterPublic:
     """Switch the lockdown on (every entry approval suspended) or off."""
-    shelter = service.set_lockdown(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        on=body.lockdown,
-        reason=body.reason,
-        cipher=cipher,
-        actor=gate.principal.actor(),
-    )
-    return shelter_public(shelter, cipher=cipher, sees_people=gate.sees_people)
+    shelter = service.set_lockdown(ctx.act, ctx.shelter, body.lockdown, body.reason)
+    return shelter_public(shelter, cipher=ctx.cipher, sees_people=ctx.sees_people)
 
 
 @router.get(SHELTER + "/staff")
-def list_staff_route(gate: ConfigureGate, session: SessionDep) -> list[StaffMember]:
+def list_staff_route(ctx: ConfigureCtx) -> list[StaffMember]:
     """Who works in the shelter."""
     return [
         StaffMember(user_id=u.id, display_name=u.display_name)
-        for u in service.list_staff(session, shelter=gate.shelter)
+        for u in service.list_staff(ctx.session, shelter=ctx.shelter)
     ]
 
 
 @router.put(SHELTER + "/staff/{user_id}")
-def assign_staff_route(
-    user_id: uuid.UUID,
-    gate: ConfigureGate,
-    session: SessionDep,
-    now: NowDep,
-) -> StaffMember:
+def assign_staff_route(user_id: uuid.UUID, ctx: ConfigureCtx) -> StaffMember:
     """Assign a shelter_staff user to the shelter (idempotent)."""
     user = service.assign_staff(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        user_id=user_id,
-        actor=gate.principal.actor(),
+        ctx.session, now=ctx.now, shelter=ctx.shelter, user_id=user_id, actor=ctx.actor
     )
     return StaffMember(user_id=user.id, display_name=user.display_name)
 
 
 @router.delete(SHELTER + "/staff/{user_id}", status_code=204)
-def remove_staff_route(
-    user_id: uuid.UUID,
-    gate: ConfigureGate,
-    session: SessionDep,
-    now: NowDep,
-) -> None:
+def remove_staff_route(user_id: uuid.UUID, ctx: ConfigureCtx) -> None:
     """Take a user off the shelter's staff: they lose its address and residents at once."""
     service.remove_staff(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        user_id=user_id,
-        actor=gate.principal.actor(),
+        ctx.session, now=ctx.now, shelter=ctx.shelter, user_id=user_id, actor=ctx.actor
     )
 
 
@@ -180,86 +128,57 @@ def remove_staff_route(
 
 
 @router.get(SHELTER + "/rooms")
-def list_rooms_route(gate: ReadGate, session: SessionDep) -> list[RoomPublic]:
+def list_rooms_route(ctx: ReadCtx) -> list[RoomPublic]:
     return [
         RoomPublic.model_validate(r, from_attributes=True)
-        for r in service.list_rooms(session, shelter=gate.shelter)
+        for r in service.list_rooms(ctx.session, shelter=ctx.shelter)
     ]
 
 
 @router.post(SHELTER + "/rooms", status_code=201)
-def add_room_route(
-    body: RoomCreate,
-    gate: ConfigureGate,
-    session: SessionDep,
-    now: NowDep,
-) -> RoomPublic:
+def add_room_route(body: RoomCreate, ctx: ConfigureCtx) -> RoomPublic:
     room = service.add_room(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        data=body,
-        actor=gate.principal.actor(),
+        ctx.session, now=ctx.now, shelter=ctx.shelter, data=body, actor=ctx.actor
     )
     return RoomPublic.model_validate(room, from_attributes=True)
 
 
 @router.get(SHELTER + "/beds")
-def list_beds_route(gate: ReadGate, session: SessionDep, cipher: CipherDep) -> list[BedPublic]:
-    return [bed_public(cipher, b) for b in service.list_beds(session, shelter_id=gate.shelter.id)]
+def list_beds_route(ctx: ReadCtx) -> list[BedPublic]:
+    beds = service.list_beds(ctx.session, shelter_id=ctx.shelter.id)
+    return [bed_public(ctx.cipher, b) for b in beds]
 
 
 @router.post(SHELTER + "/beds", status_code=201)
-def add_bed_route(
-    body: BedCreate,
-    gate: ConfigureGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> BedPublic:
-    bed = service.add_bed(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        data=body,
-        actor=gate.principal.actor(),
-    )
-    return bed_public(cipher, bed)
+def add_bed_route(body: BedCreate, ctx: ConfigureCtx) -> BedPublic:
+    bed = service.add_bed(ctx.session, now=ctx.now, shelter=ctx.shelter, data=body, actor=ctx.actor)
+    return bed_public(ctx.cipher, bed)
 
 
 @router.put(SHELTER + "/beds/{bed_id}/service")
-def bed_service_route(
-    bed_id: uuid.UUID,
-    body: BedServiceSet,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> BedPublic:
+def bed_service_route(bed_id: uuid.UUID, body: BedServiceSet, ctx: WorkCtx) -> BedPublic:
     """Take a free bed out of service (repairs, infection) or bring it back."""
     bed = service.set_bed_service(
-        session,
-        now=now,
-        shelter=gate.shelter,
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
         bed_id=bed_id,
         out_of_service=body.out_of_service,
         reason=body.reason,
-        cipher=cipher,
-        actor=gate.principal.actor(),
+        cipher=ctx.cipher,
+        actor=ctx.actor,
     )
-    return bed_public(cipher, bed)
+    return bed_public(ctx.cipher, bed)
 
 
 @router.get(SHELTER + "/board")
-def bed_board_route(
-    gate: WorkGate, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> BedBoard:
+def bed_board_route(ctx: WorkCtx) -> BedBoard:
     """Every bed with its state now and who is in it (the shelter's staff only)."""
-    board = service.bed_board(session, shelter=gate.shelter, now=now)
+    board = service.bed_board(ctx.session, shelter=ctx.shelter, now=ctx.now)
     stay_ids = {e.occupancy.stay_id for e in board if e.occupancy and e.occupancy.stay_id}
     references = {
         s.id: s.reference
-        for s in service.stays_by_id(session, shelter=gate.shelter, stay_ids=stay_ids)
+        for s in service.stays_by_id(ctx.session, shelter=ctx.shelter, stay_ids=stay_ids)
     }
     beds: list[BoardBed] = []
     for entry in board:
@@ -269,7 +188,7 @@ def bed_board_route(
                 stay_id=entry.occupancy.stay_id,
                 stay_reference=references.get(entry.occupancy.stay_id, ""),
                 member_id=entry.member.id,
-                name=service.reveal_member_name(cipher, entry.member),
+                name=service.reveal_member_name(ctx.cipher, entry.member),
                 role=entry.member.role.value,
             )
         held = entry.state is BedState.RESERVED and entry.occupancy is not None
@@ -288,10 +207,10 @@ def bed_board_route(
         )
     taken = sum(1 for b in beds if b.state in (BedState.OCCUPIED, BedState.RESERVED))
     return BedBoard(
-        shelter_id=gate.shelter.id,
-        at=now,
-        hard_capacity=gate.shelter.hard_capacity,
-        soft_capacity=gate.shelter.soft_capacity,
+        shelter_id=ctx.shelter.id,
+        at=ctx.now,
+        hard_capacity=ctx.shelter.hard_capacity,
+        soft_capacity=ctx.shelter.soft_capacity,
         people=taken,
         free=sum(1 for b in beds if b.state is BedState.FREE),
         beds=beds,
@@ -299,36 +218,16 @@ def bed_board_route(
 
 
 @router.post(SHELTER + "/holds", status_code=201)
-def hold_route(
-    body: HoldCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> HoldPublic:
+def hold_route(body: HoldCreate, ctx: WorkCtx) -> HoldPublic:
     """Reserve a free bed for someone on their way (at most 24 hours)."""
     hold = service.hold_bed(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        data=body,
-        cipher=cipher,
-        actor=gate.principal.actor(),
+        ctx.session, now=ctx.now, shelter=ctx.shelter, data=body, cipher=ctx.cipher, actor=ctx.actor
     )
-    return hold_public(cipher, hold)
+    return hold_public(ctx.cipher, hold)
 
 
 @router.delete(SHELTER + "/holds/{hold_id}", status_code=204)
-def release_hold_route(
-    hold_id: uuid.UUID,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-) -> None:
+def release_hold_route(hold_id: uuid.UUID, ctx: WorkCtx) -> None:
     service.release_hold(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        hold_id=hold_id,
-        actor=gate.principal.actor(),
+        ctx.session, now=ctx.now, shelter=ctx.shelter, hold_id=hold_id, actor=ctx.actor
     )

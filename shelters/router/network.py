@@ -11,22 +11,9 @@ from fastapi import APIRouter, Query
 from core.deps import NowDep, SessionDep
 from core.errors import InvalidInput
 from shelters import errors, service
-from shelters.deps import (
-    FiguresReader,
-    NetworkReader,
-    WorkGate,
-)
-from shelters.models import (
-    Group,
-    Sex,
-    TurnAwayPublic,
-    TurnAwayUpdate,
-)
-from shelters.router.answers import (
-    AvailabilityPublic,
-    FiguresPublic,
-    availability_public,
-)
+from shelters.deps import FiguresReader, NetworkReader, WorkCtx
+from shelters.models import Group, Sex, TurnAwayPublic, TurnAwayUpdate
+from shelters.router.answers import AvailabilityPublic, FiguresPublic, availability_public
 from shelters.router.paths import SHELTER
 
 router = APIRouter(tags=["shelters"])
@@ -36,29 +23,25 @@ router = APIRouter(tags=["shelters"])
 
 
 @router.get(SHELTER + "/turn-aways")
-def list_turn_aways_route(gate: WorkGate, session: SessionDep) -> list[TurnAwayPublic]:
+def list_turn_aways_route(ctx: WorkCtx) -> list[TurnAwayPublic]:
     return [
         TurnAwayPublic.model_validate(t, from_attributes=True)
-        for t in service.list_turn_aways(session, shelter=gate.shelter)
+        for t in service.list_turn_aways(ctx.session, shelter=ctx.shelter)
     ]
 
 
 @router.patch(SHELTER + "/turn-aways/{turn_away_id}")
 def update_turn_away_route(
-    turn_away_id: uuid.UUID,
-    body: TurnAwayUpdate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
+    turn_away_id: uuid.UUID, body: TurnAwayUpdate, ctx: WorkCtx
 ) -> TurnAwayPublic:
     """Record where a person we could not take was sent."""
     row = service.update_turn_away(
-        session,
-        now=now,
-        shelter=gate.shelter,
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
         turn_away_id=turn_away_id,
         data=body,
-        actor=gate.principal.actor(),
+        actor=ctx.actor,
     )
     return TurnAwayPublic.model_validate(row, from_attributes=True)
 

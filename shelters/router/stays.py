@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlmodel import Session
 
 from core.clock import ensure_utc
-from core.crypto import FieldCipher
-from core.deps import CipherDep, NowDep, SessionDep
 from shelters import errors, service
-from shelters.deps import (
-    DecideGate,
-    Gate,
-    WorkGate,
-    other_shelter,
-)
+from shelters.deps import DecideCtx, Gate, WorkCtx, other_shelter
 from shelters.models import (
     AdmissionCreate,
     AdmissionPublic,
@@ -28,6 +19,7 @@ from shelters.models import (
     ExtensionDecision,
     ExtensionPublic,
     Sex,
+    Stay,
     StayPublic,
     StayStatus,
     TransferCreate,
@@ -44,17 +36,16 @@ from shelters.router.paths import SHELTER, STAY
 router = APIRouter(tags=["shelters"])
 
 
+def _stay(ctx: Gate, stay: Stay) -> StayPublic:
+    """The answer about one stay: its people with their names and beds now."""
+    return stay_public(ctx.session, stay, cipher=ctx.cipher, now=ctx.now)
+
+
 # --- stays -----------------------------------------------------------------------------------
 
 
 @router.post(SHELTER + "/stays", status_code=201, responses={409: {"model": AdmissionRefused}})
-def admit_route(
-    body: AdmissionCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> Any:
+def admit_route(body: AdmissionCreate, ctx: WorkCtx) -> Any:
     """Emergency admission, 24/7. With no eligible free bed: 409 with where else to go.
 
     The refusal is an answer, not an error: the turn-away it records is kept. A night admission
@@ -62,14 +53,14 @@ def admit_route(
     when the group could not be kept in one room (`split_across_rooms`, `notice`).
     """
     result = service.admit(
-        session,
-        now=now,
-        shelter=gate.shelter,
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
         data=body,
-        cipher=cipher,
-        actor=gate.principal.actor(),
-        actor_roles=gate.principal.roles,
-        user_id=gate.user_id,
+        cipher=ctx.cipher,
+        actor=ctx.actor,
+        actor_roles=ctx.principal.roles,
+        user_id=ctx.user_id,
     )
     if isinstance(result, service.TurnedAway):
         refused = AdmissionRefused(
@@ -81,162 +72,116 @@ def admit_route(
             support_at_distance=True,
         )
         return JSONResponse(status_code=409, content=refused.model_dump(mode="json"))
-    stay = stay_public(session, result.stay, cipher=cipher, now=now)
     return AdmissionPublic(
-        **stay.model_dump(), split_across_rooms=result.split_across_rooms, notice=result.notice
+        **_stay(ctx, result.stay).model_dump(),
+        split_across_rooms=result.split_across_rooms,
+        notice=result.notice,
     )
 
 
 @router.get(SHELTER + "/stays")
 def list_stays_route(
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-    status: StayStatus | None = StayStatus.ACTIVE,
+    ctx: WorkCtx, status: StayStatus | None = StayStatus.ACTIVE
 ) -> list[StayPublic]:
     """The shelter's stays (active by default), newest first."""
-    stays = service.list_stays(session, shelter=gate.shelter, status=status)
-    return stays_public(session, stays, cipher=cipher, now=now)
+    stays = service.list_stays(ctx.session, shelter=ctx.shelter, status=status)
+    return stays_public(ctx.session, stays, cipher=ctx.cipher, now=ctx.now)
 
 
 @router.get(STAY)
-def get_stay_route(
-    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> StayPublic:
-    stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
-    return stay_public(session, stay, cipher=cipher, now=now)
+def get_stay_route(stay_id: uuid.UUID, ctx: WorkCtx) -> StayPublic:
+    return _stay(ctx, ctx.stay(stay_id))
 
 
 @router.post(STAY + "/transfer")
-def transfer_route(
-    stay_id: uuid.UUID,
-    body: TransferCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> StayPublic:
+def transfer_route(stay_id: uuid.UUID, body: TransferCreate, ctx: WorkCtx) -> StayPublic:
     """Move people to other beds here, or the whole group to another of our shelters."""
-    target = (
-        other_shelter(session, gate, body.to_shelter_id)
-        if body.to_shelter_id is not None
-        else gate.shelter
-    )
+    target = ctx.shelter if body.to_shelter_id is None else other_shelter(ctx, body.to_shelter_id)
     stay = service.transfer(
-        session,
-        now=now,
-        shelter=gate.shelter,
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
         target=target,
-        stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
+        stay=ctx.stay(stay_id),
         data=body,
-        cipher=cipher,
-        actor=gate.principal.actor(),
+        cipher=ctx.cipher,
+        actor=ctx.actor,
     )
-    return stay_public(session, stay, cipher=cipher, now=now)
+    return _stay(ctx, stay)
 
 
 @router.post(STAY + "/discharge")
-def discharge_route(
-    stay_id: uuid.UUID,
-    body: DischargeCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> StayPublic:
+def discharge_route(stay_id: uuid.UUID, body: DischargeCreate, ctx: WorkCtx) -> StayPublic:
     """End the stay with its outcome; the beds are free at once."""
     stay = service.discharge(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
+        stay=ctx.stay(stay_id),
         data=body,
-        cipher=cipher,
-        actor=gate.principal.actor(),
+        cipher=ctx.cipher,
+        actor=ctx.actor,
     )
-    return stay_public(session, stay, cipher=cipher, now=now)
+    return _stay(ctx, stay)
+
+
+# --- extensions ------------------------------------------------------------------------------
 
 
 @router.get(STAY + "/extensions")
-def list_extensions_route(
-    stay_id: uuid.UUID, gate: WorkGate, session: SessionDep, cipher: CipherDep
-) -> list[ExtensionPublic]:
-    stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
-    return [extension_public(cipher, e) for e in service.list_extensions(session, stay=stay)]
+def list_extensions_route(stay_id: uuid.UUID, ctx: WorkCtx) -> list[ExtensionPublic]:
+    extensions = service.list_extensions(ctx.session, stay=ctx.stay(stay_id))
+    return [extension_public(ctx.cipher, e) for e in extensions]
 
 
 @router.post(STAY + "/extensions", status_code=201)
 def request_extension_route(
-    stay_id: uuid.UUID,
-    body: ExtensionCreate,
-    gate: WorkGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
+    stay_id: uuid.UUID, body: ExtensionCreate, ctx: WorkCtx
 ) -> ExtensionPublic:
     """Ask to keep the stay beyond its planned end, with a written justification."""
     extension = service.request_extension(
-        session,
-        now=now,
-        shelter=gate.shelter,
-        stay=service.get_stay(session, shelter=gate.shelter, stay_id=stay_id),
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
+        stay=ctx.stay(stay_id),
         data=body.model_copy(update={"new_end": ensure_utc(body.new_end)}),
-        cipher=cipher,
-        user_id=gate.user_id,
-        actor=gate.principal.actor(),
+        cipher=ctx.cipher,
+        user_id=ctx.user_id,
+        actor=ctx.actor,
     )
-    return extension_public(cipher, extension)
+    return extension_public(ctx.cipher, extension)
 
 
 def _decide(
-    approve: bool,
-    stay_id: uuid.UUID,
-    extension_id: uuid.UUID,
-    body: ExtensionDecision,
-    gate: Gate,
-    session: Session,
-    now: datetime,
-    cipher: FieldCipher,
+    ctx: Gate, stay_id: uuid.UUID, extension_id: uuid.UUID, *, approve: bool, note: str | None
 ) -> ExtensionPublic:
-    stay = service.get_stay(session, shelter=gate.shelter, stay_id=stay_id)
+    """A supervisor's decision on a pending extension of one of the shelter's stays."""
+    stay = ctx.stay(stay_id)
     extension = service.decide_extension(
-        session,
-        now=now,
-        shelter=gate.shelter,
+        ctx.session,
+        now=ctx.now,
+        shelter=ctx.shelter,
         stay=stay,
-        extension=service.get_extension(session, stay=stay, extension_id=extension_id),
+        extension=service.get_extension(ctx.session, stay=stay, extension_id=extension_id),
         approve=approve,
-        note=body.note,
-        cipher=cipher,
-        user_id=gate.user_id,
-        actor=gate.principal.actor(),
+        note=note,
+        cipher=ctx.cipher,
+        user_id=ctx.user_id,
+        actor=ctx.actor,
     )
-    return extension_public(cipher, extension)
+    return extension_public(ctx.cipher, extension)
 
 
 @router.post(STAY + "/extensions/{extension_id}/approve")
 def approve_extension_route(
-    stay_id: uuid.UUID,
-    extension_id: uuid.UUID,
-    body: ExtensionDecision,
-    gate: DecideGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
+    stay_id: uuid.UUID, extension_id: uuid.UUID, body: ExtensionDecision, ctx: DecideCtx
 ) -> ExtensionPublic:
     """A supervisor approves: the stay's planned end becomes the extension's new end."""
-    return _decide(True, stay_id, extension_id, body, gate, session, now, cipher)
+    return _decide(ctx, stay_id, extension_id, approve=True, note=body.note)
 
 
 @router.post(STAY + "/extensions/{extension_id}/reject")
 def reject_extension_route(
-    stay_id: uuid.UUID,
-    extension_id: uuid.UUID,
-    body: ExtensionDecision,
-    gate: DecideGate,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
+    stay_id: uuid.UUID, extension_id: uuid.UUID, body: ExtensionDecision, ctx: DecideCtx
 ) -> ExtensionPublic:
-    return _decide(False, stay_id, extension_id, body, gate, session, now, cipher)
+    return _decide(ctx, stay_id, extension_id, approve=False, note=body.note)

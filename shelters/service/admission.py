@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from core import audit, events
+from core import events
 from core.audit import Actor
 from core.clock import ensure_utc
 from core.crypto import FieldCipher
@@ -40,11 +40,13 @@ from shelters.service.common import (
     CRIB_AGE,
     MEMBER_CONTEXT,
     MUNICIPALITY_CONTEXT,
+    audit_act,
     current_occupancies,
     during,
     end_occupancy,
     flush_occupancies,
     get_within,
+    list_within,
     lock_shelter,
     occupy,
     update_over_capacity,
@@ -53,6 +55,7 @@ from shelters.service.placement import AdmissionPlan, BedsFound, plan_admission
 from shelters.service.shelters import list_beds
 
 MAX_LATE_ENTRY = timedelta(hours=24)  # a night admission may be entered up to a day later
+TURN_AWAY = "shelter_turn_away"  # what turn-aways are audited as
 
 
 @dataclass
@@ -159,7 +162,7 @@ def _admit_as_planned(
         session.add(occupy(shelter.id, bed_id, stay.id, member, plan.admitted_at))
     flush_occupancies(session)
     update_over_capacity(session, shelter, now=now)
-    _audit_admission(session, now=now, stay=stay, data=data, actor=actor)
+    _audit_admission(session, now=now, shelter=shelter, stay=stay, data=data, actor=actor)
     events.publish(
         session,
         StayAdmitted(
@@ -267,31 +270,32 @@ def _end_holds(
 
 
 def _audit_admission(
-    session: Session, *, now: datetime, stay: Stay, data: AdmissionCreate, actor: Actor
+    session: Session,
+    *,
+    now: datetime,
+    shelter: Shelter,
+    stay: Stay,
+    data: AdmissionCreate,
+    actor: Actor,
 ) -> None:
-    audit.record(
+    reason = f"channel {data.channel}; people {stay.people}"
+    if data.at_distance:
+        reason += "; at distance"
+    audit_act(
         session,
-        now=now,
-        actor=actor,
-        action="shelter.stay_admitted",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=stay.organisation_id,
-        reason=f"channel {data.channel}; people {stay.people}"
-        + ("; at distance" if data.at_distance else ""),
+        now,
+        actor,
+        "shelter.stay_admitted",
+        shelter,
+        "shelter_stay",
+        stay.id,
+        reason=reason,
     )
     if stay.admitted_at < now:
         # Entered after the fact: who entered it, and when she really arrived.
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="shelter.stay_admitted_late",
-            subject_type="shelter_stay",
-            subject_id=stay.id,
-            organisation_id=stay.organisation_id,
-            reason=f"admitted at {stay.admitted_at.isoformat()}",
-        )
+        late = f"admitted at {stay.admitted_at.isoformat()}"
+        action = "shelter.stay_admitted_late"
+        audit_act(session, now, actor, action, shelter, "shelter_stay", stay.id, reason=late)
 
 
 # --- turn-aways -------------------------------------------------------------------------------
@@ -317,16 +321,9 @@ def _turn_away(
         recorded_by=user_id,
     )
     session.add(turn_away)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.turn_away",
-        subject_type="shelter_turn_away",
-        subject_id=turn_away.id,
-        organisation_id=shelter.organisation_id,
-        reason="failed: " + ",".join(failed),
+    reason = "failed: " + ",".join(failed)
+    audit_act(
+        session, now, actor, "shelter.turn_away", shelter, TURN_AWAY, turn_away.id, reason=reason
     )
     alternatives = network_availability(
         session,
@@ -342,14 +339,8 @@ def _turn_away(
 
 
 def list_turn_aways(session: Session, *, shelter: Shelter, limit: int = 500) -> list[TurnAway]:
-    return list(
-        session.exec(
-            select(TurnAway)
-            .where(TurnAway.shelter_id == shelter.id)
-            .order_by(col(TurnAway.occurred_at).desc(), col(TurnAway.id))
-            .limit(limit)
-        ).all()
-    )
+    newest_first = (col(TurnAway.occurred_at).desc(), col(TurnAway.id))
+    return list_within(session, TurnAway, within=shelter.id, order_by=newest_first, limit=limit)
 
 
 def update_turn_away(
@@ -371,15 +362,8 @@ def update_turn_away(
     row.sent_to = data.sent_to
     row.sent_to_shelter_id = data.sent_to_shelter_id
     session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.turn_away_updated",
-        subject_type="shelter_turn_away",
-        subject_id=row.id,
-        organisation_id=shelter.organisation_id,
-        reason=f"sent to {data.sent_to}",
+    reason = f"sent to {data.sent_to}"
+    audit_act(
+        session, now, actor, "shelter.turn_away_updated", shelter, TURN_AWAY, row.id, reason=reason
     )
     return row

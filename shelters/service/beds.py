@@ -12,7 +12,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from core import audit
 from core.audit import Actor
 from core.crypto import FieldCipher
 from core.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +31,7 @@ from shelters.models import (
 )
 from shelters.service.common import (
     NOTE_CONTEXT,
+    audit_act,
     bed_taken,
     current,
     current_occupancies,
@@ -126,15 +126,7 @@ def hold_bed(
     )
     session.add(hold)
     flush_occupancies(session)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.bed_reserved",
-        subject_type="shelter_bed",
-        subject_id=bed.id,
-        organisation_id=shelter.organisation_id,
-    )
+    audit_act(session, now, actor, "shelter.bed_reserved", shelter, "shelter_bed", bed.id)
     return hold
 
 
@@ -154,15 +146,7 @@ def release_hold(
     end_occupancy(session, hold, now)
     session.flush()
     update_over_capacity(session, lock_shelter(session, shelter), now=now)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.bed_released",
-        subject_type="shelter_bed",
-        subject_id=bed_id,
-        organisation_id=shelter.organisation_id,
-    )
+    audit_act(session, now, actor, "shelter.bed_released", shelter, "shelter_bed", bed_id)
 
 
 # --- free beds across the network -------------------------------------------------------------

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, func, select
 
-from core import audit
 from core.audit import Actor
 from core.crypto import FieldCipher, Sealed
 from core.errors import Conflict
@@ -27,6 +26,8 @@ from shelters.models import (
 from shelters.service.common import (
     ASSESSMENT_CONTEXT,
     WORK_PLAN_CONTEXT,
+    audit_act,
+    list_within,
     nights_over_capacity,
     people_in,
 )
@@ -90,27 +91,16 @@ def add_revision(
         created_at=now,
     )
     session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=document.action,
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=shelter.organisation_id,
-        reason=f"revision {row.revision}",
-    )
+    reason = f"revision {row.revision}"
+    audit_act(session, now, actor, document.action, shelter, "shelter_stay", stay.id, reason=reason)
     return row
 
 
 def list_revisions(session: Session, document: Revisions, *, stay: Stay) -> list[Revision]:
     """Every revision of the stay's document, oldest first."""
     model = document.model
-    return list(
-        session.exec(
-            select(model).where(col(model.stay_id) == stay.id).order_by(col(model.revision))
-        ).all()
+    return list_within(
+        session, model, within=stay.id, column="stay_id", order_by=(col(model.revision),)
     )
 
 

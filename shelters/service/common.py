@@ -1,6 +1,6 @@
 """What every part of the shelter services shares: the sealed fields' contexts, the shelter's own
-look-ups, a reason kept sealed beside its audit event, occupancy periods and the over-capacity
-mark."""
+look-ups, the audit of an act (with a reason kept sealed beside its event), occupancy periods and
+the over-capacity mark."""
 
 from __future__ import annotations
 
@@ -88,28 +88,71 @@ def get_within(
     )
 
 
+def list_within(
+    session: Session,
+    model: type[M],
+    *conditions: Any,
+    within: uuid.UUID,
+    order_by: tuple[Any, ...],
+    column: str = "shelter_id",
+    limit: int | None = None,
+) -> list[M]:
+    """The rows of one shelter (or of one stay: `column`) that meet `conditions`, in `order_by`
+    order, at most `limit` of them: the list that `get_within` picks one row from."""
+    owner = col(getattr(model, column))
+    query = select(model).where(owner == within, *conditions).order_by(*order_by).limit(limit)
+    return list(session.exec(query).all())
+
+
 def user_of(actor: Actor) -> uuid.UUID | None:
     return uuid.UUID(actor.id) if actor.type == "user" and actor.id else None
 
 
-# --- reasons ------------------------------------------------------------------------------------
+# --- audit, and the reasons given for acts -----------------------------------------------------
+
+
+def audit_act(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    shelter: Shelter,
+    subject_type: str,
+    subject_id: object,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Audit an act done in a shelter, as one sentence: at `now`, `actor` did `action` in
+    `shelter` to the subject (`subject_type`, `subject_id`), for `reason` (never a name or free
+    text: those go sealed, `audit_with_reason`). The act is flushed first."""
+    session.flush()
+    audit.record(
+        session,
+        now,
+        actor,
+        action,
+        subject_type,
+        subject_id,
+        shelter.organisation_id,
+        reason=reason,
+    )
 
 
 def audit_with_reason(
     session: Session,
-    *,
     now: datetime,
-    cipher: FieldCipher,
-    shelter: Shelter,
+    actor: Actor,
     action: str,
+    shelter: Shelter,
     subject_type: str,
     subject_id: uuid.UUID,
+    *,
     text: str,
-    actor: Actor,
+    cipher: FieldCipher,
     context: str = "",
 ) -> ShelterReason:
-    """Audit an act and keep the reason given for it, sealed: the audit event names the reason
-    row ("reason <id>", after any `context` of ours) and never carries the text."""
+    """`audit_act`, keeping the reason given for the act (`text`) sealed: the audit event names
+    the reason row ("reason <id>", after any `context` of ours) and never carries the text."""
     key_id, blob = cipher.seal_pair(text, context=REASON_CONTEXT)
     row = ShelterReason(
         shelter_id=shelter.id,
@@ -122,30 +165,18 @@ def audit_with_reason(
         created_at=now,
     )
     session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        organisation_id=shelter.organisation_id,
-        reason=f"{context}reason {row.id}",
-    )
+    reason = f"{context}reason {row.id}"
+    audit_act(session, now, actor, action, shelter, subject_type, subject_id, reason=reason)
     return row
 
 
 def list_reasons(
     session: Session, *, shelter: Shelter, subject_id: uuid.UUID | None, limit: int = 500
 ) -> list[ShelterReason]:
-    query = select(ShelterReason).where(ShelterReason.shelter_id == shelter.id)
-    if subject_id is not None:
-        query = query.where(ShelterReason.subject_id == subject_id)
-    return list(
-        session.exec(
-            query.order_by(col(ShelterReason.created_at).desc(), col(ShelterReason.id)).limit(limit)
-        ).all()
+    about = [] if subject_id is None else [ShelterReason.subject_id == subject_id]
+    newest_first = (col(ShelterReason.created_at).desc(), col(ShelterReason.id))
+    return list_within(
+        session, ShelterReason, *about, within=shelter.id, order_by=newest_first, limit=limit
     )
 
 

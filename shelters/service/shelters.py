@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from core import audit
 from core.audit import Actor
 from core.auth import Principal
+from core.context import Act
 from core.crypto import FieldCipher, Sealed
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organisation, Role, User, UserRole
@@ -30,9 +30,11 @@ from shelters.models import (
 from shelters.service.common import (
     ADDRESS_CONTEXT,
     BED_REASON_CONTEXT,
+    audit_act,
     audit_with_reason,
     bed_taken,
     get_within,
+    list_within,
     lock_shelter,
     update_over_capacity,
 )
@@ -76,28 +78,12 @@ def create_shelter(
         updated_at=now,
     )
     session.add(shelter)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.created",
-        subject_type="shelter",
-        subject_id=shelter.id,
-        organisation_id=organisation.id,
-    )
+    audit_act(session, now, actor, "shelter.created", shelter, "shelter", shelter.id)
     return shelter
 
 
-def update_shelter(
-    session: Session,
-    *,
-    now: datetime,
-    shelter: Shelter,
-    data: ShelterUpdate,
-    cipher: FieldCipher,
-    actor: Actor,
-) -> Shelter:
+def update_shelter(act: Act, shelter: Shelter, data: ShelterUpdate) -> Shelter:
+    session, now, actor, _, cipher = act
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput(errors.NOTHING_TO_CHANGE)
@@ -126,46 +112,23 @@ def update_shelter(
     session.add(shelter)
     session.flush()
     update_over_capacity(session, shelter, now=now)
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.updated",
-        subject_type="shelter",
-        subject_id=shelter.id,
-        organisation_id=shelter.organisation_id,
-        reason="fields: " + ",".join(sorted([*changes, *(["address"] if address else [])])),
-    )
+    fields = sorted([*changes, *(["address"] if address else [])])
+    reason = "fields: " + ",".join(fields)
+    audit_act(session, now, actor, "shelter.updated", shelter, "shelter", shelter.id, reason=reason)
     return shelter
 
 
-def set_lockdown(
-    session: Session,
-    *,
-    now: datetime,
-    shelter: Shelter,
-    on: bool,
-    reason: str,
-    cipher: FieldCipher,
-    actor: Actor,
-) -> Shelter:
+def set_lockdown(act: Act, shelter: Shelter, on: bool, reason: str) -> Shelter:
     """Suspend (or restore) every entry approval of the shelter."""
+    session, now, actor, _, cipher = act
     shelter = lock_shelter(session, shelter)
     if shelter.lockdown != on:
         shelter.lockdown = on
         shelter.lockdown_changed_at = now
         session.add(shelter)
-        session.flush()
+        action = "shelter.lockdown_on" if on else "shelter.lockdown_off"
         audit_with_reason(
-            session,
-            now=now,
-            cipher=cipher,
-            shelter=shelter,
-            action="shelter.lockdown_on" if on else "shelter.lockdown_off",
-            subject_type="shelter",
-            subject_id=shelter.id,
-            text=reason,
-            actor=actor,
+            session, now, actor, action, shelter, "shelter", shelter.id, text=reason, cipher=cipher
         )
     return shelter
 
@@ -217,17 +180,7 @@ def assign_staff(
         raise InvalidInput(errors.NOT_SHELTER_STAFF)
     if not is_staff(session, shelter_id=shelter.id, user_id=user_id):
         session.add(ShelterStaff(shelter_id=shelter.id, user_id=user_id, created_at=now))
-        session.flush()
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="shelter.staff_assigned",
-            subject_type="shelter",
-            subject_id=shelter.id,
-            organisation_id=shelter.organisation_id,
-            reason=f"user {user_id}",
-        )
+        _audit_staff(session, now, actor, "shelter.staff_assigned", shelter, user_id)
     return user
 
 
@@ -238,28 +191,21 @@ def remove_staff(
     if row is None:
         raise NotFound(errors.NOT_FOUND)
     session.delete(row)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.staff_removed",
-        subject_type="shelter",
-        subject_id=shelter.id,
-        organisation_id=shelter.organisation_id,
-        reason=f"user {user_id}",
-    )
+    _audit_staff(session, now, actor, "shelter.staff_removed", shelter, user_id)
+
+
+def _audit_staff(
+    session: Session, now: datetime, actor: Actor, action: str, shelter: Shelter, user: uuid.UUID
+) -> None:
+    """Staff changes are the shelter's, naming the user (by id only)."""
+    audit_act(session, now, actor, action, shelter, "shelter", shelter.id, reason=f"user {user}")
 
 
 # --- rooms and beds ---------------------------------------------------------------------------
 
 
 def list_rooms(session: Session, *, shelter: Shelter) -> list[Room]:
-    return list(
-        session.exec(
-            select(Room).where(Room.shelter_id == shelter.id).order_by(col(Room.name))
-        ).all()
-    )
+    return list_within(session, Room, within=shelter.id, order_by=(col(Room.name),))
 
 
 def add_room(
@@ -272,25 +218,12 @@ def add_room(
         raise Conflict(errors.ROOM_EXISTS)
     room = Room(shelter_id=shelter.id, name=data.name, created_at=now)
     session.add(room)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.room_added",
-        subject_type="shelter_room",
-        subject_id=room.id,
-        organisation_id=shelter.organisation_id,
-    )
+    audit_act(session, now, actor, "shelter.room_added", shelter, "shelter_room", room.id)
     return room
 
 
 def list_beds(session: Session, *, shelter_id: uuid.UUID) -> list[Bed]:
-    return list(
-        session.exec(
-            select(Bed).where(Bed.shelter_id == shelter_id).order_by(col(Bed.label), col(Bed.id))
-        ).all()
-    )
+    return list_within(session, Bed, within=shelter_id, order_by=(col(Bed.label), col(Bed.id)))
 
 
 def get_bed(session: Session, *, shelter: Shelter, bed_id: uuid.UUID) -> Bed:
@@ -312,16 +245,7 @@ def add_bed(
         shelter_id=shelter.id, room_id=room.id, label=data.label, kind=data.kind, created_at=now
     )
     session.add(bed)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.bed_added",
-        subject_type="shelter_bed",
-        subject_id=bed.id,
-        organisation_id=shelter.organisation_id,
-    )
+    audit_act(session, now, actor, "shelter.bed_added", shelter, "shelter_bed", bed.id)
     return bed
 
 
@@ -346,17 +270,9 @@ def set_bed_service(
         reason if out_of_service else None, context=BED_REASON_CONTEXT
     )
     session.add(bed)
-    session.flush()
+    action = "shelter.bed_out_of_service" if out_of_service else "shelter.bed_in_service"
     audit_with_reason(
-        session,
-        now=now,
-        cipher=cipher,
-        shelter=shelter,
-        action="shelter.bed_out_of_service" if out_of_service else "shelter.bed_in_service",
-        subject_type="shelter_bed",
-        subject_id=bed.id,
-        text=reason,
-        actor=actor,
+        session, now, actor, action, shelter, "shelter_bed", bed.id, text=reason, cipher=cipher
     )
     return bed
 

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from core import audit
 from core.audit import Actor
 from core.auth import Principal
 from core.crypto import FieldCipher, Sealed
@@ -40,11 +39,13 @@ from shelters.service.common import (
     MAX_EXTENDED_STAY_DAYS,
     MEMBER_CONTEXT,
     MUNICIPALITY_CONTEXT,
+    audit_act,
     audit_with_reason,
     current,
     end_occupancy,
     flush_occupancies,
     get_within,
+    list_within,
     lock_shelter,
     occupy,
     people_in,
@@ -99,11 +100,10 @@ def stays_by_id(session: Session, *, shelter: Shelter, stay_ids: Iterable[uuid.U
 def list_stays(
     session: Session, *, shelter: Shelter, status: StayStatus | None, limit: int = 200
 ) -> list[Stay]:
-    query = select(Stay).where(Stay.shelter_id == shelter.id)
-    if status is not None:
-        query = query.where(Stay.status == status)
-    return list(
-        session.exec(query.order_by(col(Stay.admitted_at).desc(), col(Stay.id)).limit(limit)).all()
+    having = [] if status is None else [Stay.status == status]
+    newest_first = (col(Stay.admitted_at).desc(), col(Stay.id))
+    return list_within(
+        session, Stay, *having, within=shelter.id, order_by=newest_first, limit=limit
     )
 
 
@@ -146,6 +146,14 @@ def _active(stay: Stay) -> None:
         raise Conflict(errors.STAY_ENDED)
 
 
+def _lock_active(session: Session, shelter: Shelter, stay: Stay) -> Stay:
+    """The stay read again under its row lock, refused once it has ended: what every change to
+    a running stay starts with."""
+    stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
+    _active(stay)
+    return stay
+
+
 def _latest_end(stay: Stay, shelter: Shelter) -> datetime:
     """The furthest an emergency stay may run: 90 local days from her arrival."""
     return add_local_days(stay.admitted_at, MAX_EXTENDED_STAY_DAYS, shelter.time_zone)
@@ -170,8 +178,7 @@ def request_extension(
     actor: Actor,
 ) -> StayExtension:
     # The stay's lock makes "one pending request at a time" hold under concurrent requests.
-    stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
-    _active(stay)
+    stay = _lock_active(session, shelter, stay)
     new_end = data.new_end
     if new_end <= stay.planned_end:
         raise InvalidInput(errors.NEW_END_NOT_LATER)
@@ -195,31 +202,22 @@ def request_extension(
         requested_at=now,
     )
     session.add(extension)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.extension_requested",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=stay.organisation_id,
-        reason=f"extension {extension.id}",
-    )
+    _audit_extension(session, now, actor, "shelter.extension_requested", shelter, extension)
     return extension
 
 
-def get_extension(session: Session, *, stay: Stay, extension_id: uuid.UUID) -> StayExtension:
-    return get_within(session, StayExtension, extension_id, within=stay.id, column="stay_id")
+def get_extension(
+    session: Session, *, stay: Stay, extension_id: uuid.UUID, lock: bool = False
+) -> StayExtension:
+    return get_within(
+        session, StayExtension, extension_id, within=stay.id, column="stay_id", lock=lock
+    )
 
 
 def list_extensions(session: Session, *, stay: Stay) -> list[StayExtension]:
-    return list(
-        session.exec(
-            select(StayExtension)
-            .where(StayExtension.stay_id == stay.id)
-            .order_by(col(StayExtension.requested_at), col(StayExtension.id))
-        ).all()
+    oldest_first = (col(StayExtension.requested_at), col(StayExtension.id))
+    return list_within(
+        session, StayExtension, within=stay.id, column="stay_id", order_by=oldest_first
     )
 
 
@@ -239,12 +237,7 @@ def decide_extension(
     """A supervisor's decision; approval moves the stay's planned end to the stated new end."""
     stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
     # Read again under the stay's lock: a decision made meanwhile must be seen.
-    extension = session.exec(
-        select(StayExtension)
-        .where(StayExtension.id == extension.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    extension = get_extension(session, stay=stay, extension_id=extension.id, lock=True)
     if extension.status is not ExtensionStatus.PENDING:
         raise Conflict(errors.EXTENSION_DECIDED)
     _active(stay)
@@ -260,18 +253,24 @@ def decide_extension(
     if approve:
         stay.planned_end = extension.new_end
         session.add(stay)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.extension_approved" if approve else "shelter.extension_rejected",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=stay.organisation_id,
-        reason=f"extension {extension.id}",
-    )
+    action = "shelter.extension_approved" if approve else "shelter.extension_rejected"
+    _audit_extension(session, now, actor, action, shelter, extension)
     return extension
+
+
+def _audit_extension(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    shelter: Shelter,
+    extension: StayExtension,
+) -> None:
+    """An extension is audited on its stay, naming the request."""
+    reason = f"extension {extension.id}"
+    audit_act(
+        session, now, actor, action, shelter, "shelter_stay", extension.stay_id, reason=reason
+    )
 
 
 @dataclass(frozen=True)
@@ -327,17 +326,9 @@ def apply_csw_decision(
             raise InvalidInput(_too_long("stay_until"))
         stay.planned_end = stay_until
     session.add(stay)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.csw_decision_applied",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=stay.organisation_id,
-        reason=f"outcome {outcome}" + ("; planned end changed" if stay_until else ""),
-    )
+    reason = f"outcome {outcome}" + ("; planned end changed" if stay_until else "")
+    action = "shelter.csw_decision_applied"
+    audit_act(session, now, actor, action, shelter, "shelter_stay", stay.id, reason=reason)
     return stay
 
 
@@ -359,8 +350,7 @@ def transfer(
 
     A stay group moves between shelters together: every member must be given a bed there.
     """
-    stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
-    _active(stay)
+    stay = _lock_active(session, shelter, stay)
     # Lock both shelters in a fixed order so that two opposite transfers cannot deadlock.
     for locked in sorted(
         {shelter.id: shelter, target.id: target}.values(), key=lambda s: str(s.id)
@@ -402,14 +392,14 @@ def transfer(
         update_over_capacity(session, touched, now=now)
     audit_with_reason(
         session,
-        now=now,
-        cipher=cipher,
-        shelter=shelter,
-        action="shelter.stay_transferred",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
+        now,
+        actor,
+        "shelter.stay_transferred",
+        shelter,
+        "shelter_stay",
+        stay.id,
         text=data.reason,
-        actor=actor,
+        cipher=cipher,
         context=f"to shelter {target.id}; " if moving_shelter else "",
     )
     return stay
@@ -483,8 +473,7 @@ def discharge(
     actor: Actor,
 ) -> Stay:
     """End a stay: every bed its people held is freed now."""
-    stay = get_stay(session, shelter=shelter, stay_id=stay.id, lock=True)
-    _active(stay)
+    stay = _lock_active(session, shelter, stay)
     lock_shelter(session, shelter)
     for occupancy in session.exec(
         select(BedOccupancy).where(BedOccupancy.stay_id == stay.id, current(now))
@@ -498,14 +487,14 @@ def discharge(
     update_over_capacity(session, shelter, now=now)
     audit_with_reason(
         session,
-        now=now,
-        cipher=cipher,
-        shelter=shelter,
-        action="shelter.stay_discharged",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
+        now,
+        actor,
+        "shelter.stay_discharged",
+        shelter,
+        "shelter_stay",
+        stay.id,
         text=data.reason,
-        actor=actor,
+        cipher=cipher,
         context=f"destination {data.destination}; ",
     )
     return stay

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from core import audit
 from core.audit import Actor
 from core.crypto import FieldCipher, Sealed
 from core.errors import Conflict, InvalidInput
@@ -19,12 +18,16 @@ from shelters.service.common import (
     APPROVAL_CONTEXT,
     OVERRIDE_ACTION,
     PERPETRATOR_CONTEXT,
+    audit_act,
     audit_with_reason,
     get_within,
+    list_within,
     lock_shelter,
 )
 
 MAX_APPROVAL = timedelta(days=92)
+APPROVAL_SUBJECT = "shelter_entry_approval"
+BARRED_REASON = "a perpetrator was recorded under this name or a close one"
 
 
 # --- perpetrators -----------------------------------------------------------------------------
@@ -66,41 +69,20 @@ def record_perpetrator(
     for approval in live:
         visitor = reveal_approval(cipher, approval).person_name
         if names.compare(name, visitor) is not names.NameMatch.NO_MATCH:
-            approval.revoked_at = now
-            approval.revoked_by = user_id
-            session.add(approval)
+            _revoke(session, approval, now=now, user_id=user_id)
             revoked.append(approval)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.perpetrator_recorded",
-        subject_type="shelter_stay",
-        subject_id=stay.id,
-        organisation_id=shelter.organisation_id,
-    )
+    audit_act(session, now, actor, "shelter.perpetrator_recorded", shelter, "shelter_stay", stay.id)
     for approval in revoked:
-        audit.record(
-            session,
-            now=now,
-            actor=actor,
-            action="shelter.entry_revoked",
-            subject_type="shelter_entry_approval",
-            subject_id=approval.id,
-            organisation_id=shelter.organisation_id,
-            reason="a perpetrator was recorded under this name or a close one",
+        _audit_approval(
+            session, now, actor, "shelter.entry_revoked", shelter, approval.id, BARRED_REASON
         )
     return row
 
 
 def list_perpetrators(session: Session, *, stay: Stay) -> list[Perpetrator]:
-    return list(
-        session.exec(
-            select(Perpetrator)
-            .where(Perpetrator.stay_id == stay.id)
-            .order_by(col(Perpetrator.created_at), col(Perpetrator.id))
-        ).all()
+    oldest_first = (col(Perpetrator.created_at), col(Perpetrator.id))
+    return list_within(
+        session, Perpetrator, within=stay.id, column="stay_id", order_by=oldest_first
     )
 
 
@@ -133,6 +115,14 @@ def reveal_approval(cipher: FieldCipher, approval: EntryApproval) -> ApprovalTex
     return ApprovalText(details["person_name"], details["organisation"], details["purpose"])
 
 
+def _lock_open(session: Session, shelter: Shelter) -> Shelter:
+    """The shelter, locked, refusing anyone in while it is in lockdown."""
+    shelter = lock_shelter(session, shelter)
+    if shelter.lockdown:
+        raise Conflict(errors.LOCKDOWN)
+    return shelter
+
+
 def approve_entry(
     session: Session,
     *,
@@ -145,9 +135,7 @@ def approve_entry(
 ) -> EntryApproval:
     """A supervisor's approval for a third party; never for a resident's recorded perpetrator,
     and for a name close to one only by the supervisor's explicit override."""
-    shelter = lock_shelter(session, shelter)
-    if shelter.lockdown:
-        raise Conflict(errors.LOCKDOWN)
+    shelter = _lock_open(session, shelter)
     if data.valid_until <= now:
         raise InvalidInput(errors.APPROVAL_ENDS_PAST)
     if data.valid_until - data.valid_from > MAX_APPROVAL:
@@ -173,42 +161,27 @@ def approve_entry(
         created_at=now,
     )
     session.add(approval)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.entry_approved",
-        subject_type="shelter_entry_approval",
-        subject_id=approval.id,
-        organisation_id=shelter.organisation_id,
-    )
+    _audit_approval(session, now, actor, "shelter.entry_approved", shelter, approval.id)
     if verdict is names.NameMatch.CLOSE and data.override_reason is not None:
         # A supervisor let in a name close to a barred person's: who, when and why.
         audit_with_reason(
             session,
-            now=now,
-            cipher=cipher,
-            shelter=shelter,
-            action=OVERRIDE_ACTION,
-            subject_type="shelter_entry_approval",
-            subject_id=approval.id,
+            now,
+            actor,
+            OVERRIDE_ACTION,
+            shelter,
+            APPROVAL_SUBJECT,
+            approval.id,
             text=data.override_reason,
-            actor=actor,
+            cipher=cipher,
             context="name close to a barred person's; ",
         )
     return approval
 
 
 def list_approvals(session: Session, *, shelter: Shelter) -> list[EntryApproval]:
-    return list(
-        session.exec(
-            select(EntryApproval)
-            .where(EntryApproval.shelter_id == shelter.id)
-            .order_by(col(EntryApproval.valid_from).desc(), col(EntryApproval.id))
-            .limit(500)
-        ).all()
-    )
+    latest_first = (col(EntryApproval.valid_from).desc(), col(EntryApproval.id))
+    return list_within(session, EntryApproval, within=shelter.id, order_by=latest_first, limit=500)
 
 
 def get_approval(session: Session, *, shelter: Shelter, approval_id: uuid.UUID) -> EntryApproval:
@@ -226,20 +199,30 @@ def revoke_approval(
 ) -> EntryApproval:
     if approval.revoked_at is not None:
         raise Conflict(errors.ALREADY_REVOKED)
+    _revoke(session, approval, now=now, user_id=user_id)
+    _audit_approval(session, now, actor, "shelter.entry_revoked", shelter, approval.id)
+    return approval
+
+
+def _revoke(
+    session: Session, approval: EntryApproval, *, now: datetime, user_id: uuid.UUID
+) -> None:
     approval.revoked_at = now
     approval.revoked_by = user_id
     session.add(approval)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.entry_revoked",
-        subject_type="shelter_entry_approval",
-        subject_id=approval.id,
-        organisation_id=shelter.organisation_id,
-    )
-    return approval
+
+
+def _audit_approval(
+    session: Session,
+    now: datetime,
+    actor: Actor,
+    action: str,
+    shelter: Shelter,
+    approval_id: uuid.UUID,
+    reason: str | None = None,
+) -> None:
+    """What happens to an approval and under it (entries, exits) is audited on the approval."""
+    audit_act(session, now, actor, action, shelter, APPROVAL_SUBJECT, approval_id, reason=reason)
 
 
 # --- the entry log ----------------------------------------------------------------------------
@@ -255,9 +238,7 @@ def record_entry(
     actor: Actor,
 ) -> EntryLog:
     """Log a visitor coming in: only under a live approval, never during a lockdown."""
-    shelter = lock_shelter(session, shelter)
-    if shelter.lockdown:
-        raise Conflict(errors.LOCKDOWN)
+    shelter = _lock_open(session, shelter)
     if approval.revoked_at is not None:
         raise Conflict(errors.APPROVAL_REVOKED)
     if not approval.valid_from <= now < approval.valid_until:
@@ -266,16 +247,7 @@ def record_entry(
         shelter_id=shelter.id, approval_id=approval.id, entered_at=now, recorded_by=user_id
     )
     session.add(entry)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.entry_logged",
-        subject_type="shelter_entry_approval",
-        subject_id=approval.id,
-        organisation_id=shelter.organisation_id,
-    )
+    _audit_approval(session, now, actor, "shelter.entry_logged", shelter, approval.id)
     return entry
 
 
@@ -287,25 +259,10 @@ def record_exit(
         raise Conflict(errors.EXIT_LOGGED)
     entry.exited_at = now
     session.add(entry)
-    session.flush()
-    audit.record(
-        session,
-        now=now,
-        actor=actor,
-        action="shelter.exit_logged",
-        subject_type="shelter_entry_approval",
-        subject_id=entry.approval_id,
-        organisation_id=shelter.organisation_id,
-    )
+    _audit_approval(session, now, actor, "shelter.exit_logged", shelter, entry.approval_id)
     return entry
 
 
 def list_entries(session: Session, *, shelter: Shelter, limit: int = 500) -> list[EntryLog]:
-    return list(
-        session.exec(
-            select(EntryLog)
-            .where(EntryLog.shelter_id == shelter.id)
-            .order_by(col(EntryLog.entered_at).desc(), col(EntryLog.id))
-            .limit(limit)
-        ).all()
-    )
+    newest_first = (col(EntryLog.entered_at).desc(), col(EntryLog.id))
+    return list_within(session, EntryLog, within=shelter.id, order_by=newest_first, limit=limit)
