@@ -29,6 +29,10 @@ from core.models import Role
 
 POLICY_ATTRIBUTE = "__sigurna_policy__"
 ALL_ROLES = frozenset(Role)
+SECOND_FACTOR_NEEDED = (
+    "This needs your second factor: set it up (POST /auth/mfa/enrol) or enter your code "
+    "(POST /auth/mfa/verify)."
+)
 
 
 class Scope(StrEnum):
@@ -60,10 +64,13 @@ class Policy:
     # The few routes a user with a one-time password may call before choosing their own.
     while_password_change_pending: bool = False
     organisation_of: OrganisationResolver = organisation_from_path
+    # Routes to case content: only for a session that has passed its second factor (TOTP).
+    needs_second_factor: bool = False
 
     def describe(self) -> str:
         roles = ",".join(sorted(self.roles)) or "-"
-        return f"{self.scope}:{roles}:{'tokens' if self.allow_tokens else 'no-tokens'}"
+        mfa = ":mfa" if self.needs_second_factor else ""
+        return f"{self.scope}:{roles}:{'tokens' if self.allow_tokens else 'no-tokens'}{mfa}"
 
 
 def _bearer(request: Request) -> str | None:
@@ -117,6 +124,8 @@ def require(policy: Policy) -> Callable[..., Principal]:
             raise NotFound("Not found.")
         if not policy.roles & principal.roles:
             raise Forbidden("Your role does not allow this action.")
+        if policy.needs_second_factor and not principal.second_factor:
+            raise Forbidden(SECOND_FACTOR_NEEDED)
         return replace(principal, request_id=current_request_id())
 
     setattr(check, POLICY_ATTRIBUTE, policy)

@@ -26,6 +26,8 @@ from core.errors import install_error_handlers
 from core.logs import RequestContextMiddleware, configure_logging
 from core.passwords import make_hasher
 from core.router import router as core_router
+from core.second_factor_router import admin_router as second_factor_admin_router
+from core.second_factor_router import router as second_factor_router
 from core.twilio import make_validator
 
 OPENAPI_URL = "/openapi.json"
@@ -95,6 +97,8 @@ def create_app(
     for router in domains.routers():
         app.include_router(router)
     app.include_router(core_router)
+    app.include_router(second_factor_router)
+    app.include_router(second_factor_admin_router)
     domains.wire()
     for configure in domains.hooks("configure"):
         configure(app)

@@ -58,6 +58,8 @@ class Principal:
     token_id: uuid.UUID | None = None
     must_change_password: bool = False
     session_expires_at: datetime | None = None
+    # The session passed its second factor (TOTP or a recovery code) after the password.
+    second_factor: bool = False
     # The request this principal was resolved for (set by the access check).
     request_id: str | None = None
 
@@ -155,11 +157,11 @@ def login(
 def _failed(session: Session, now: datetime, actor: Actor, user: User | None, reason: str) -> None:
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="auth.login_failed",
-        subject_type="user" if user is not None else "login",
-        subject_id=user.id if user is not None else None,
+        now,
+        actor,
+        "auth.login_failed",
+        "user" if user is not None else "login",
+        user.id if user is not None else None,
         reason=reason,
     )
 
@@ -185,11 +187,11 @@ def _open_session(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=Actor("user", str(user.id), user.organisation_id, request_id),
-        action="auth.login",
-        subject_type="auth_session",
-        subject_id=auth_session.id,
+        now,
+        Actor("user", str(user.id), user.organisation_id, request_id),
+        "auth.login",
+        "auth_session",
+        auth_session.id,
         reason="password rehashed" if rehashed else None,
     )
     organisation = session.get(Organisation, user.organisation_id)
@@ -223,6 +225,7 @@ def _session_principal(
         user_id=user.id,
         session_id=auth_session.id,
         must_change_password=user.must_change_password,
+        second_factor=auth_session.second_factor_at is not None,
         session_expires_at=min(
             auth_session.expires_at, now + timedelta(minutes=settings.session_idle_minutes)
         ),
@@ -254,11 +257,11 @@ def _count_failure(
         session.add(user)
         audit.record(
             session,
-            now=now,
-            actor=actor,
-            action="auth.account_locked",
-            subject_type="user",
-            subject_id=user.id,
+            now,
+            actor,
+            "auth.account_locked",
+            "user",
+            user.id,
             reason=f"{recent} failed logins within {settings.login_failure_window_minutes} minutes",
         )
     if locked or recent == settings.login_alert_failures:
@@ -295,12 +298,7 @@ def logout(session: Session, *, now: datetime, principal: Principal) -> None:
         auth_session.revoked_reason = "logout"
         session.add(auth_session)
     audit.record(
-        session,
-        now=now,
-        actor=principal.actor(),
-        action="auth.logout",
-        subject_type="auth_session",
-        subject_id=principal.session_id,
+        session, now, principal.actor(), "auth.logout", "auth_session", principal.session_id
     )
 
 

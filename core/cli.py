@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -14,14 +15,15 @@ import typer
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from core import audit, domains, users
+from core import audit, domains, sealed, users
 from core.audit import Actor
 from core.clock import SystemClock
 from core.config import ConfigurationError, Settings, get_settings
+from core.crypto import cipher_from_settings
 from core.db import create_db_engine, current_revisions, unit_of_work
 from core.db import downgrade as db_downgrade
 from core.db import upgrade as db_upgrade
-from core.demo import demo_loaded, load_demo
+from core.demo import DemoAccount, current_code, demo_loaded, load_demo
 from core.errors import AppError, describe_validation_errors
 from core.logs import configure_logging
 from core.models import (
@@ -45,6 +47,7 @@ org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for machine clients.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+keys_app = typer.Typer(help="The encryption keys of sealed fields.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (demo_app, "demo"),
@@ -52,6 +55,7 @@ for sub, name in (
     (user_app, "user"),
     (token_app, "token"),
     (audit_app, "audit"),
+    (keys_app, "keys"),
 ):
     app.add_typer(sub, name=name)
 
@@ -202,6 +206,7 @@ def demo_load() -> None:
         accounts = load_demo(session, now=now, settings=settings, hasher=make_hasher(settings))
         notes = [line for loader in domains.demo_loaders() for line in loader(session, now=now)]
     lines = [f"  {a.email:<42} {','.join(a.roles):<14} {a.password}" for a in accounts]
+    lines += _second_factor_lines(accounts)
     if settings.is_development:
         path = _write_owner_only(settings.demo_credentials_path, lines)
         _out(f"Demo accounts (fictional; passwords also in {path}, readable by you only):")
@@ -209,6 +214,46 @@ def demo_load() -> None:
         _out("Demo accounts (fictional; passwords are shown this once only):")
     for line in [*lines, *notes]:
         _out(line)
+
+
+def _second_factor_lines(accounts: list[DemoAccount]) -> list[str]:
+    """The second-factor secrets of the accounts that read cases (development only), and how to
+    get a code from one."""
+    enrolled = [a for a in accounts if a.totp_secret is not None]
+    if not enrolled:
+        return []
+    lines = [
+        "Second factor (TOTP), needed for cases: these accounts have it set up. Add a secret (or",
+        "its otpauth:// URI, as a QR code) to an authenticator app, or print the current code:",
+        "  .venv/bin/sigurna demo code <e-mail>",
+        "  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('<secret>').now())\"",
+        "Then log in (POST /auth/login) and send the code (POST /auth/mfa/verify).",
+    ]
+    for account in enrolled:
+        lines.append(f"    {account.email:<42} {account.totp_secret}")
+        lines.append(f"      {account.totp_uri}")
+    return lines
+
+
+@demo_app.command("code")
+def demo_code(
+    email: Annotated[str, typer.Argument(help="A demo account's e-mail address.")],
+) -> None:
+    """Print a demo account's current second-factor code (development only)."""
+    if not _settings().is_development:
+        _fail("demo codes are for development only (SIGURNA_MODE=development)")
+    with _work() as (settings, session):
+        code = current_code(
+            session, now=SystemClock().now(), email=email, cipher=cipher_from_settings(settings)
+        )
+    _out(code)
+
+
+def _show_one_time(user_id: uuid.UUID, password: str | None) -> None:
+    """An account and the one-time password it must change at first login (shown this once,
+    after the change is committed)."""
+    _out(f"user {user_id}")
+    _out(f"one-time password (shown once): {password}")
 
 
 def _write_owner_only(path: Path, lines: list[str]) -> Path:
@@ -264,8 +309,7 @@ def user_create(
             data=data,
             actor=CLI_ACTOR,
         )
-        _out(f"user {user.id}")
-        _out(f"one-time password (shown once): {password}")
+    _show_one_time(user.id, password)
 
 
 @user_app.command("disable")
@@ -317,8 +361,7 @@ def user_reset_password(email: Annotated[str, typer.Option()]) -> None:
             user=user,
             actor=CLI_ACTOR,
         )
-        _out(f"user {user.id}")
-        _out(f"one-time password (shown once): {password}")
+    _show_one_time(user.id, password)
 
 
 @token_app.command("create")
@@ -374,6 +417,97 @@ def audit_verify() -> None:
         typer.echo(f"audit chain BROKEN: {len(problems)} problem(s) in {checked} events", err=True)
         raise typer.Exit(1)
     _out(f"audit chain intact: {checked} events")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """How many rows of each sealed column are under which key id."""
+    settings = _settings()
+    cipher = cipher_from_settings(settings)
+    domains.import_models()
+    with _work() as (_, session):
+        found = sealed.status(session)
+    for name in sealed.unregistered():
+        typer.echo(f"warning: {name} is sealed but no domain registered it", err=True)
+    configured = ", ".join(cipher.key_ids)
+    _out(f"active key: {cipher.active_key_id} (configured: {configured})")
+    width = max((len(column.name) for column, _ in found), default=0)
+    for column, counts in found:
+        _out(f"{column.name:<{width}}  {_key_counts(cipher.key_ids, counts)}")
+    _out(f"{'total':<{width}}  {_key_counts(cipher.key_ids, sealed.key_counts(found))}")
+
+
+def _key_counts(configured: tuple[str, ...], counts: Mapping[str | None, int]) -> str:
+    """`k2 3, k1 1, none 4`: configured keys in their order, then unknown ones, then no value."""
+    known = [key for key in configured if key in counts]
+    unknown = sorted(key for key in counts if key is not None and key not in configured)
+    parts = [f"{key} {counts[key]}" for key in known]
+    parts += [f"{key} (not configured) {counts[key]}" for key in unknown]
+    if None in counts:
+        parts.append(f"none {counts[None]}")
+    return ", ".join(parts) or "no rows"
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Rows re-sealed in one transaction.")
+    ] = sealed.DEFAULT_BATCH,
+) -> None:
+    """Re-seal every sealed field under the active (first) key of SIGURNA_ENCRYPTION_KEYS.
+
+    Safe to stop and run again: it carries on where it stopped. Exit 1 if a row could not be
+    opened (its key is not configured, or it was tampered with) or was left under an older key;
+    keep the older keys configured until a run ends with 0 failed and 0 pending.
+    """
+    domains.import_models()
+    missing = sealed.unregistered()
+    if missing:
+        _fail(f"sealed columns no domain registered (core.sealed): {', '.join(missing)}")
+    settings = _settings()
+    cipher = cipher_from_settings(settings)
+    engine = create_db_engine(settings)
+    try:
+        rotation = sealed.rotate(functools.partial(unit_of_work, engine), cipher, batch=batch)
+        if rotation.resealed:
+            with unit_of_work(engine) as session:
+                audit.record(
+                    session,
+                    SystemClock().now(),
+                    CLI_ACTOR,
+                    "keys.rotated",
+                    "encryption_key",
+                    cipher.active_key_id,
+                    reason=f"{rotation.resealed} sealed values re-sealed",
+                )
+    finally:
+        engine.dispose()
+    _print_rotation(rotation)
+    if rotation.failed or rotation.pending:
+        raise typer.Exit(1)
+
+
+def _print_rotation(rotation: sealed.Rotation) -> None:
+    width = max([len(c.column.name) for c in rotation.columns] + [len("column")])
+    _out(f"re-sealed under key {rotation.key_id}")
+    _out(f"{'column':<{width}}  {'current':>9}  {'re-sealed':>9}  {'failed':>9}  {'pending':>9}")
+    lines = [(c.column.name, c.current, c.resealed, c.failed, c.pending) for c in rotation.columns]
+    totals = rotation.totals()
+    lines.append(
+        ("total", totals["current"], totals["resealed"], totals["failed"], totals["pending"])
+    )
+    for name, *counts in lines:
+        _out(f"{name:<{width}}  " + "  ".join(f"{count:>9}" for count in counts))
+    for column in rotation.columns:
+        if column.failed:
+            shown = ", ".join(str(key) for key in column.failed_ids[:10])
+            more = f" and {column.failed - 10} more" if column.failed > 10 else ""
+            typer.echo(f"could not open {column.column.name} of rows {shown}{more}", err=True)
+    if rotation.pending:
+        typer.echo(
+            f"{rotation.pending} rows are still under an older key (busy): run it again",
+            err=True,
+        )
 
 
 def main() -> None:

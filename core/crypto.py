@@ -112,6 +112,16 @@ class FieldCipher:
             return None
         return self.open(Sealed(key_id, blob), context=context)
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The configured key ids, the active one first."""
+        return tuple(self._keys)
+
+    def reseal(self, sealed: Sealed, *, context: str) -> Sealed:
+        """The same value sealed again under the active key (key rotation); `CryptoError` when it
+        cannot be opened."""
+        return self.seal(self.open(sealed, context=context), context=context)
+
     def keyed_hash(self, value: str, *, purpose: str) -> str:
         """A stable, non-reversible fingerprint of `value` for matching equal values."""
         return hmac.new(self._hash_key, f"{purpose}\n{value}".encode(), hashlib.sha256).hexdigest()

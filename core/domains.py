@@ -15,7 +15,13 @@ from typing import Any
 import typer
 from fastapi import APIRouter, FastAPI
 
-INSTALLED_DOMAINS: tuple[str, ...] = ("notifications", "hotline", "referrals", "shelters")
+INSTALLED_DOMAINS: tuple[str, ...] = (
+    "notifications",
+    "hotline",
+    "referrals",
+    "shelters",
+    "safety_plans",
+)
 
 
 def import_models() -> None:
@@ -60,6 +66,9 @@ def job_schedulers(name: str = "schedule") -> list[Callable[[FastAPI, Any], None
 def wire() -> None:
     """Each installed domain subscribes to the events and answers the questions it takes part
     in (`<pkg>.wiring.wire()`, see core.events); idempotent, so every entry point may call it."""
+    from core import sealed, second_factor
+
+    sealed.register(sealed.pair("user_second_factor", "secret", second_factor.SECRET_CONTEXT))
     for package in INSTALLED_DOMAINS:
         wire_domain = getattr(_module(package, "wiring"), "wire", None)
         if wire_domain is not None:

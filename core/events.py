@@ -155,3 +155,72 @@ class CallOfOrganisation(Question[bool]):
 
     def unanswered(self) -> bool:
         return False
+
+
+@dataclass(frozen=True)
+class ShelterStaffOfStays(Question[frozenset[uuid.UUID]]):
+    """Who is on the staff of a shelter where one of these stays is running now (shelters
+    answers): the case team includes them while she stays, and not after."""
+
+    stay_ids: frozenset[uuid.UUID]
+
+    def unanswered(self) -> frozenset[uuid.UUID]:
+        return frozenset()
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """What a referral may carry of a case: its number (an opaque reference), and whether she
+    asked that nothing reveal her to anyone outside the team ("do not disclose")."""
+
+    number: str
+    do_not_disclose: bool
+
+
+@dataclass(frozen=True)
+class CaseForReferral(Question["CaseRef | None"]):
+    """The case a referral is made from, if it is the organisation's and the user is on its
+    team (safety_plans answers); None otherwise."""
+
+    case_id: uuid.UUID
+    organisation_id: uuid.UUID
+    user_id: uuid.UUID | None
+
+    def unanswered(self) -> CaseRef | None:
+        return None
+
+
+@dataclass(frozen=True)
+class SafeToCallBack(Question[bool | None]):
+    """What the safety plan of the case this call is linked to says about calling her back
+    (safety_plans answers): True or False from the plan, None when no plan says."""
+
+    call_id: uuid.UUID
+    cipher: FieldCipher
+
+    def unanswered(self) -> bool | None:
+        return None
+
+
+@dataclass(frozen=True)
+class OfOrganisation(Question[bool]):
+    """Is this row one of the organisation's (the domain that keeps it answers)? A case links
+    only its own organisation's calls, callback tasks, stays and referrals."""
+
+    target_id: uuid.UUID
+    organisation_id: uuid.UUID
+
+    def unanswered(self) -> bool:
+        return False
+
+
+class CallbackTaskOfOrganisation(OfOrganisation):
+    """Answered by hotline."""
+
+
+class StayOfOrganisation(OfOrganisation):
+    """Answered by shelters."""
+
+
+class ReferralOfOrganisation(OfOrganisation):
+    """Answered by referrals (a referral the organisation sent)."""

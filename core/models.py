@@ -223,6 +223,24 @@ class AuthSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_reason: str | None = Field(default=None, max_length=40)
+    # When this session passed its second factor after the password (None: not yet).
+    second_factor_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    second_factor_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class SecondFactor(SQLModel, table=True):
+    """A user's TOTP second factor: the secret (sealed), when it was confirmed, the last time
+    step accepted (a code is never accepted twice) and the digests of the unused recovery codes."""
+
+    __tablename__ = "user_second_factor"
+
+    user_id: uuid.UUID = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    secret_key_id: str = Field(max_length=32)
+    secret_sealed: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
+    recovery_digests: list[str] = Field(default_factory=list, sa_type=sa.JSON)
 
 
 # --- API tokens ----------------------------------------------------------------------------
