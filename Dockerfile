@@ -13,6 +13,7 @@ COPY hotline ./hotline
 COPY shelters ./shelters
 COPY notifications ./notifications
 COPY referrals ./referrals
+COPY safety_plans ./safety_plans
 # Exactly the pinned direct dependencies of pyproject.toml, and the project itself.
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip check
 

@@ -11,6 +11,8 @@ BENCHMARKS = (
     "bench.hotline_ladder",
     "bench.shelters",
     "bench.referrals",
+    "bench.keys_rotate",
+    "bench.safety_plans",
 )
 
 

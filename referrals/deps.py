@@ -9,15 +9,15 @@ is on that organisation's child-protection team (who alone reads a child at risk
 
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends
 from sqlmodel import Session
 
 from core import events
-from core.access import ALL_ROLES, Policy, Scope, require
+from core.access import ALL_ROLES, Policy, Scope
 from core.auth import Principal
-from core.deps import SessionDep
+from core.context import Context, context
 from core.errors import Forbidden, NotFound
 from core.events import StaysSeen
 from core.models import OrganisationKind, Role
@@ -36,40 +36,40 @@ KEEP_DIRECTORY = Policy(Scope.NETWORK, frozenset({Role.ADMIN}))
 # Who is on a CSW's child-protection team: its admins and supervisors say.
 KEEP_TEAM = Policy(Scope.NETWORK, frozenset({Role.ADMIN, Role.SUPERVISOR}))
 
-Sender = Annotated[Principal, Depends(require(SEND))]
-Steerer = Annotated[Principal, Depends(require(STEER))]
-Recipient = Annotated[Principal, Depends(require(RECEIVE))]
-DirectoryReader = Annotated[Principal, Depends(require(DIRECTORY))]
+Sender = Annotated[Context, Depends(context(SEND))]
+Steerer = Annotated[Context, Depends(context(STEER))]
+Recipient = Annotated[Context, Depends(context(RECEIVE))]
+DirectoryReader = Annotated[Context, Depends(context(DIRECTORY))]
 
 
-def csw_admin(principal: Annotated[Principal, Depends(require(KEEP_DIRECTORY))]) -> Principal:
-    """An admin of a Center for Social Work."""
-    if principal.organisation_kind is not OrganisationKind.CSW:
-        raise Forbidden(errors.ONLY_CSW_KEEPS_DIRECTORY)
-    return principal
+def at_csw(policy: Policy, refusal: str) -> Any:
+    """`context(policy)` for callers at a Center for Social Work only (others: 403 `refusal`)."""
+
+    def gate(ctx: Annotated[Context, Depends(context(policy))]) -> Context:
+        if ctx.principal.organisation_kind is not OrganisationKind.CSW:
+            raise Forbidden(refusal)
+        return ctx
+
+    return Depends(gate)
 
 
-DirectoryKeeper = Annotated[Principal, Depends(csw_admin)]
-
-
-def csw_team_keeper(principal: Annotated[Principal, Depends(require(KEEP_TEAM))]) -> Principal:
-    """An admin or supervisor of a Center for Social Work."""
-    if principal.organisation_kind is not OrganisationKind.CSW:
-        raise Forbidden(errors.ONLY_CSW_HAS_TEAM)
-    return principal
-
-
-TeamKeeper = Annotated[Principal, Depends(csw_team_keeper)]
+# An admin of a Center for Social Work.
+DirectoryKeeper = Annotated[Context, at_csw(KEEP_DIRECTORY, errors.ONLY_CSW_KEEPS_DIRECTORY)]
+# An admin or supervisor of a Center for Social Work.
+TeamKeeper = Annotated[Context, at_csw(KEEP_TEAM, errors.ONLY_CSW_HAS_TEAM)]
 
 
 @dataclass(frozen=True)
-class Held:
-    """The caller of a route and the referral it names, checked."""
+class Held(Context):
+    """A route's context (its caller checked) and the referral it names, checked."""
 
-    principal: Principal
     referral: Referral
     # The recipient's caller is on its child-protection team: reads a child at risk's identity.
     on_team: bool = False
+
+    @classmethod
+    def of(cls, ctx: Context, referral: Referral, on_team: bool = False) -> "Held":
+        return cls(ctx.principal, ctx.session, ctx.now, ctx.cipher, referral, on_team)
 
 
 def visible(session: Session, principal: Principal, referrals: list[Referral]) -> list[Referral]:
@@ -98,31 +98,32 @@ def visible(session: Session, principal: Principal, referrals: list[Referral]) -
     return [r for r in referrals if may_see(r)]
 
 
-def sent(org_id: uuid.UUID, referral_id: uuid.UUID, principal: Sender, session: SessionDep) -> Held:
+def sent(org_id: uuid.UUID, referral_id: uuid.UUID, ctx: Sender) -> Held:
     # Locked: the sender's acts (consent, answers) change the row.
     referral = service.sent_referral(
-        session, organisation_id=org_id, referral_id=referral_id, lock=True
+        ctx.session, organisation_id=org_id, referral_id=referral_id, lock=True
     )
-    if not visible(session, principal, [referral]):
+    if not visible(ctx.session, ctx.principal, [referral]):
         raise NotFound(errors.NOT_FOUND)
-    return Held(principal, referral)
+    return Held.of(ctx, referral)
 
 
-def steered(
-    org_id: uuid.UUID, referral_id: uuid.UUID, principal: Steerer, session: SessionDep
-) -> Held:
+def steered(org_id: uuid.UUID, referral_id: uuid.UUID, ctx: Steerer) -> Held:
     referral = service.sent_referral(
-        session, organisation_id=org_id, referral_id=referral_id, lock=True
+        ctx.session, organisation_id=org_id, referral_id=referral_id, lock=True
     )
-    return Held(principal, referral)
+    return Held.of(ctx, referral)
 
 
-def received(referral_id: uuid.UUID, principal: Recipient, session: SessionDep) -> Held:
+def received(referral_id: uuid.UUID, ctx: Recipient) -> Held:
     referral = service.received_referral(
-        session, organisation_id=principal.organisation_id, referral_id=referral_id, lock=True
+        ctx.session,
+        organisation_id=ctx.principal.organisation_id,
+        referral_id=referral_id,
+        lock=True,
     )
-    on_team = referral.team is Team.CHILD_PROTECTION and team.is_member(session, principal)
-    return Held(principal, referral, on_team)
+    on_team = referral.team is Team.CHILD_PROTECTION and team.is_member(ctx.session, ctx.principal)
+    return Held.of(ctx, referral, on_team)
 
 
 SentReferral = Annotated[Held, Depends(sent)]

@@ -84,12 +84,12 @@ def disclose(
     shared = cut(service.dossier_of(cipher, referral), referral, on_team=on_team)
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="referral.read",
-        subject_type="referral",
-        subject_id=referral.id,
-        organisation_id=referral.to_organisation_id,
+        now,
+        actor,
+        "referral.read",
+        "referral",
+        referral.id,
+        referral.to_organisation_id,
         reason=_what(shared, referral),
     )
     return shared

@@ -15,6 +15,7 @@ __all__ = [
     "NOT_ON_TEAM",
     "NO_RECIPIENT",
     "NO_SUCH_CALL",
+    "NO_SUCH_CASE",
     "NO_SUCH_RECIPIENT",
     "NO_SUCH_USER",
     "ONLY_CSW_HAS_TEAM",
@@ -42,6 +43,7 @@ ANOTHER_CSW = (
 NO_SUCH_RECIPIENT = "to_organisation_id: no such organisation."
 SELF_REFERRAL = "to_organisation_id: an organisation does not refer to itself."
 NO_SUCH_CALL = "call_id: the organisation has no such call."
+NO_SUCH_CASE = "case_id: no case of the organisation with you on its team."
 NO_RECIPIENT = "name either to_organisation_id or municipality_id"
 RESPOND_BY = "respond_by: must be in the future, and at most 90 days ahead."
 CHILD_AT_RISK_TO_TEAM = (

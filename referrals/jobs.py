@@ -1,4 +1,5 @@
-"""Referrals' periodic work: the deadline sweep, every minute."""
+"""Referrals' periodic work: the deadline sweep, every minute (shared work: the web process
+or `sigurna scheduler`)."""
 
 from __future__ import annotations
 
@@ -7,36 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from core import periodic
 from referrals import service
 
 log = logging.getLogger("sigurna.referrals")
 
-
-def sweep(app: FastAPI) -> int:
-    """Turn the reminders that are due into outbox messages."""
-    return service.sweep(
-        app.state.unit_of_work,
-        now=app.state.clock.now(),
-        base_url=str(app.state.settings.public_base_url).rstrip("/"),
-    )
-
-
-def sweep_safely(app: FastAPI) -> None:
-    try:
-        handled = sweep(app)
-    except Exception as exc:  # nothing is lost: the rows stay pending for the next run
-        log.warning("referral sweep failed", extra={"error_type": type(exc).__name__})
-        return
-    if handled:
-        log.info("referral reminders swept", extra={"count": handled})
+# Turn the rows that are due into reminders in the outbox (also run by hand in tests).
+sweep = periodic.sweeper(service.sweep)
 
 
 def schedule(app: FastAPI, scheduler: Any) -> None:
-    """Sweep due reminders every minute (shared work: the web process or `sigurna scheduler`)."""
-    scheduler.add_job(
-        sweep_safely,
-        "interval",
-        args=[app],
-        seconds=app.state.settings.sweep_interval_seconds,
-        id="referrals.sweep",
-    )
+    periodic.sweep_every_minute(scheduler, app, service.sweep, name="referrals", log=log)

@@ -6,7 +6,6 @@ obliges. The personal part (the dossier) is sealed; notifications carry only the
 reference and the deadline. Reminders are rows swept by an idempotent job, never timers.
 """
 
-import re
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
@@ -125,6 +124,9 @@ class Referral(SQLModel, table=True):
     team: Team = Field(default=Team.GENERAL, sa_type=enum_type(Team, "referral_team"))
     stay_id: uuid.UUID | None = Field(default=None, foreign_key="shelter_stay.id", index=True)
     call_id: uuid.UUID | None = Field(default=None)
+    # A referral from a case points at the case (checked when made, like call_id: another
+    # domain's row, so no foreign key); its number is kept as the human reference.
+    case_id: uuid.UUID | None = Field(default=None, index=True)
     case_reference: str | None = Field(default=None, max_length=40)
     people: int = 1
     children: int = 0
@@ -229,9 +231,6 @@ class ReferralNote(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-_CASE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9/.-]{0,39}")
-
-
 def _text(value: str | None) -> str | None:
     """Free text, trimmed; blank text is no text."""
     if value is None:
@@ -284,8 +283,8 @@ class ReferralCreate(SQLModel):
 
     source: Source
     call_id: uuid.UUID | None = None
-    # The organisation's own case number (letters, digits, / . -), never a name.
-    case_reference: str | None = Field(default=None, min_length=1, max_length=40)
+    # The case the referral is made from (one whose team the caller is on).
+    case_id: uuid.UUID | None = None
     # Either an institution (a CSW, a partner service, a partner shelter) or a municipality,
     # whose competent CSW receives it.
     to_organisation_id: uuid.UUID | None = None
@@ -300,21 +299,14 @@ class ReferralCreate(SQLModel):
 
     _note = field_validator("legal_note")(_text)
 
-    @field_validator("case_reference")
-    @classmethod
-    def _case_number(cls, value: str | None) -> str | None:
-        if value is not None and not _CASE_NUMBER.fullmatch(value):
-            raise ValueError("must be a case number: letters, digits, / . - (no spaces)")
-        return value
-
     @model_validator(mode="after")
     def _consistent(self) -> "ReferralCreate":
         if self.source is Source.ADMISSION:
             raise ValueError("source: admissions make their referral themselves; use call or case")
         if self.source is Source.CALL and self.call_id is None:
             raise ValueError("call_id: a referral from a call names the call")
-        if self.source is Source.CASE and not self.case_reference:
-            raise ValueError("case_reference: a referral from a case names the case")
+        if self.source is Source.CASE and self.case_id is None:
+            raise ValueError("case_id: a referral from a case names the case")
         if (self.to_organisation_id is None) == (self.municipality_id is None):
             raise ValueError("name either to_organisation_id or municipality_id")
         if self.consent is None and self.legal_basis is None:

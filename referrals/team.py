@@ -72,12 +72,12 @@ def add(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="referrals.child_protection_member_added",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=organisation_id,
+        now,
+        actor,
+        "referrals.child_protection_member_added",
+        "user",
+        user.id,
+        organisation_id,
     )
     return user, now
 
@@ -94,10 +94,10 @@ def remove(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="referrals.child_protection_member_removed",
-        subject_type="user",
-        subject_id=user.id,
-        organisation_id=organisation_id,
+        now,
+        actor,
+        "referrals.child_protection_member_removed",
+        "user",
+        user.id,
+        organisation_id,
     )

@@ -30,7 +30,8 @@ from core.audit import Actor
 from core.auth import SESSION_COOKIE, new_secret, token_digest
 from core.clock import FrozenClock
 from core.config import Mode, Settings, get_settings
-from core.db import UnitOfWork, create_db_engine, upgrade
+from core.crypto import FieldCipher
+from core.db import UnitOfWork, create_db_engine, keeps_writes, upgrade
 from core.models import (
     AuthSession,
     Organisation,
@@ -206,8 +207,11 @@ def uow(db: Session) -> UnitOfWork:
         try:
             yield db
             savepoint.commit()
-        except BaseException:
-            savepoint.rollback()
+        except BaseException as exc:
+            if keeps_writes(exc):
+                savepoint.commit()
+            else:
+                savepoint.rollback()
             raise
 
     return test_unit_of_work
@@ -289,8 +293,9 @@ class World:
         self.db.flush()
         return user
 
-    def login_cookie(self, user: User) -> dict[str, str]:
-        """A valid session for `user`, as the cookie a browser would send."""
+    def login_cookie(self, user: User, *, second_factor: bool = False) -> dict[str, str]:
+        """A valid session for `user`, as the cookie a browser would send (with its second
+        factor passed, for routes to case content, when `second_factor`)."""
         from datetime import timedelta
 
         now = self.clock.now()
@@ -302,6 +307,7 @@ class World:
                 created_at=now,
                 last_seen_at=now,
                 expires_at=now + timedelta(hours=12),
+                second_factor_at=now if second_factor else None,
             )
         )
         self.db.flush()
@@ -365,3 +371,29 @@ def act_as(client: TestClient, cookies: dict[str, str] | None) -> TestClient:
     if cookies:
         client.cookies.update(cookies)
     return client
+
+
+def make_case(
+    session: Session,
+    owner: User,
+    *team: User,
+    cipher: FieldCipher | None = None,
+    now: datetime = T0,
+) -> uuid.UUID:
+    """A case of the owner's organisation, `team` on its team (made through the service), as a
+    referral "from a case" names it (sealed with the tests' keys unless a cipher is given)."""
+    from core.crypto import cipher_from_settings
+    from safety_plans.models import CaseCreate
+    from safety_plans.service import cases
+
+    cipher = cipher or cipher_from_settings(make_settings("sqlite:///:memory:"))
+    case = cases.create_case(
+        session,
+        now=now,
+        organisation_id=owner.organisation_id,
+        user_id=owner.id,
+        data=CaseCreate(name="Test Client", team=[u.id for u in team]),
+        cipher=cipher,
+        actor=Actor.system("test"),
+    )
+    return case.id

@@ -5,7 +5,6 @@ and how long a list may be.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -103,25 +102,16 @@ def note_public(note: ReferralNote, text: str) -> NotePublic:
     )
 
 
-def exchanged(
-    session: Session,
-    held: Held,
-    body: NoteCreate,
-    direction: Direction,
-    *,
-    now: datetime,
-    cipher: FieldCipher,
-    settings: Settings,
-) -> NotePublic:
+def exchanged(held: Held, body: NoteCreate, direction: Direction, settings: Settings) -> NotePublic:
     """A question to the sender or an answer to the recipient, as the note it wrote."""
     note = service.exchange(
-        session,
-        now=now,
+        held.session,
+        now=held.now,
         referral=held.referral,
         direction=direction,
         text=body.text,
-        cipher=cipher,
-        actor=held.principal.actor(),
+        cipher=held.cipher,
+        actor=held.actor,
         base_url=base_url(settings),
     )
     return note_public(note, body.text)
@@ -157,15 +147,15 @@ def sent_public(session: Session, cipher: FieldCipher, referral: Referral) -> Re
     )
 
 
-def incoming(session: Session, cipher: FieldCipher, held: Held, now: datetime) -> IncomingReferral:
+def incoming(held: Held) -> IncomingReferral:
     """The referral as this reader may see it; every such answer is an audited read."""
-    referral = held.referral
+    session, cipher, referral = held.session, held.cipher, held.referral
     shared = disclosure.disclose(
         session,
-        now=now,
+        now=held.now,
         cipher=cipher,
         referral=referral,
-        actor=held.principal.actor(),
+        actor=held.actor,
         on_team=held.on_team,
     )
     sender = service.names(session, [referral.from_organisation_id])

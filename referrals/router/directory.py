@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import Session
 
-from core.deps import NowDep, SessionDep
+from core.context import Context
 from referrals import service
 from referrals.deps import DirectoryKeeper, DirectoryReader
 from referrals.models import Municipality, MunicipalityCreate, MunicipalityPublic
@@ -19,47 +18,40 @@ router = APIRouter(tags=["referrals"])
 
 @router.get("/municipalities", response_model=list[MunicipalityPublic])
 def list_municipalities(
-    principal: DirectoryReader,
-    session: SessionDep,
-    country: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    ctx: DirectoryReader, country: Annotated[str | None, Query(min_length=2, max_length=2)] = None
 ) -> object:
     """Municipalities of residence and the CSW competent for each (Montenegro's ship as data)."""
-    return [
-        municipality_public(m, name)
-        for m, name in service.list_municipalities(session, country_code=country)
-    ]
+    found = service.list_municipalities(ctx.session, country_code=country)
+    return [municipality_public(m, name) for m, name in found]
 
 
 @router.post("/municipalities", status_code=201, response_model=MunicipalityPublic)
-def add_municipality(
-    body: MunicipalityCreate, principal: DirectoryKeeper, session: SessionDep, now: NowDep
-) -> object:
+def add_municipality(body: MunicipalityCreate, ctx: DirectoryKeeper) -> object:
     """A CSW adds a municipality it is competent for."""
     municipality = service.add_municipality(
-        session,
-        now=now,
+        ctx.session,
+        now=ctx.now,
         data=body,
-        csw_organisation_id=principal.organisation_id,
-        actor=principal.actor(),
+        csw_organisation_id=ctx.principal.organisation_id,
+        actor=ctx.actor,
     )
-    return _kept(session, municipality, principal.organisation_id)
+    return _kept(ctx, municipality)
 
 
 @router.put("/municipalities/{municipality_id}/csw", response_model=MunicipalityPublic)
-def claim_municipality(
-    municipality_id: uuid.UUID, principal: DirectoryKeeper, session: SessionDep, now: NowDep
-) -> object:
+def claim_municipality(municipality_id: uuid.UUID, ctx: DirectoryKeeper) -> object:
     """A CSW declares itself competent for a municipality that has none yet."""
     municipality = service.claim_municipality(
-        session,
-        now=now,
-        municipality=service.get_municipality(session, municipality_id),
-        csw_organisation_id=principal.organisation_id,
-        actor=principal.actor(),
+        ctx.session,
+        now=ctx.now,
+        municipality=service.get_municipality(ctx.session, municipality_id),
+        csw_organisation_id=ctx.principal.organisation_id,
+        actor=ctx.actor,
     )
-    return _kept(session, municipality, principal.organisation_id)
+    return _kept(ctx, municipality)
 
 
-def _kept(session: Session, municipality: Municipality, csw_id: uuid.UUID) -> object:
+def _kept(ctx: Context, municipality: Municipality) -> object:
     """A municipality the caller's CSW is now competent for."""
-    return municipality_public(municipality, service.names(session, [csw_id])[csw_id])
+    csw_id = ctx.principal.organisation_id
+    return municipality_public(municipality, service.names(ctx.session, [csw_id])[csw_id])

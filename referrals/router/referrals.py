@@ -12,7 +12,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from core.deps import CipherDep, ClockDep, NowDep, SessionDep, SettingsDep
+from core.deps import SettingsDep
 from referrals import service
 from referrals.deps import (
     ReceivedReferral,
@@ -51,104 +51,73 @@ RECEIVED = INBOX + "/{referral_id}"
 
 @router.get(SENT, response_model=list[ReferralPublic])
 def list_sent(
-    org_id: uuid.UUID,
-    principal: Sender,
-    session: SessionDep,
-    cipher: CipherDep,
-    status: ReferralStatus | None = None,
-    limit: Limit = 100,
+    org_id: uuid.UUID, ctx: Sender, status: ReferralStatus | None = None, limit: Limit = 100
 ) -> object:
     """The organisation's referrals, newest first."""
-    found = service.list_sent(session, organisation_id=org_id, status=status, limit=limit)
-    return [sent_public(session, cipher, r) for r in visible(session, principal, found)]
+    found = service.list_sent(ctx.session, organisation_id=org_id, status=status, limit=limit)
+    return [
+        sent_public(ctx.session, ctx.cipher, r) for r in visible(ctx.session, ctx.principal, found)
+    ]
 
 
 @router.post(SENT, status_code=201, response_model=ReferralPublic)
-def create_referral(
-    org_id: uuid.UUID,
-    body: ReferralCreate,
-    principal: Sender,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-) -> object:
+def create_referral(org_id: uuid.UUID, body: ReferralCreate, ctx: Sender) -> object:
     """Refer from a hotline call or a counselling case, with the client's consent or the
     legal basis for referring without it."""
     referral = service.create_referral(
-        session,
-        now=now,
+        ctx.session,
+        now=ctx.now,
         organisation_id=org_id,
         data=body,
-        cipher=cipher,
-        actor=principal.actor(),
-        user_id=principal.user_id,
+        cipher=ctx.cipher,
+        actor=ctx.actor,
+        user_id=ctx.principal.user_id,
     )
-    return sent_public(session, cipher, referral)
+    return sent_public(ctx.session, ctx.cipher, referral)
 
 
 @router.get(ONE, response_model=ReferralPublic)
-def read_sent(held: SentReferral, session: SessionDep, cipher: CipherDep) -> object:
+def read_sent(held: SentReferral) -> object:
     """One referral: where it stands, its notes, its reminders and any decision."""
-    return sent_public(session, cipher, held.referral)
+    return sent_public(held.session, held.cipher, held.referral)
 
 
 @router.put(ONE + "/consent", response_model=ReferralPublic)
-def record_consent(
-    body: ConsentSet, held: SentReferral, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> object:
+def record_consent(body: ConsentSet, held: SentReferral) -> object:
     """The client's consent as she gives it now: what the recipient may see (scope [] shares
     nothing beyond what the law obliges)."""
     referral = service.record_consent(
-        session,
-        now=now,
+        held.session,
+        now=held.now,
         referral=held.referral,
         data=body,
-        cipher=cipher,
+        cipher=held.cipher,
         user_id=held.principal.user_id,
-        actor=held.principal.actor(),
+        actor=held.actor,
     )
-    return sent_public(session, cipher, referral)
+    return sent_public(held.session, held.cipher, referral)
 
 
 @router.post(ONE + "/answers", status_code=201, response_model=NotePublic)
-def answer(
-    body: NoteCreate,
-    held: SentReferral,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-    settings: SettingsDep,
-) -> object:
+def answer(body: NoteCreate, held: SentReferral, settings: SettingsDep) -> object:
     """Answer the recipient's request for information."""
-    return exchanged(
-        session, held, body, Direction.ANSWER, now=now, cipher=cipher, settings=settings
-    )
+    return exchanged(held, body, Direction.ANSWER, settings)
 
 
 @router.put(ONE + "/recipient", response_model=ReferralPublic)
-def readdress(
-    body: Readdress, held: SteeredReferral, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> object:
+def readdress(body: Readdress, held: SteeredReferral) -> object:
     """Address a referral that has no (or the wrong) recipient."""
-    referral = service.readdress(
-        session,
-        now=now,
-        referral=held.referral,
-        to_organisation_id=body.to_organisation_id,
-        actor=held.principal.actor(),
-    )
-    return sent_public(session, cipher, referral)
+    referral = service.readdress(held.act, held.referral, body.to_organisation_id)
+    return sent_public(held.session, held.cipher, referral)
 
 
 @router.post(ONE + "/withdraw", response_model=ReferralPublic)
-def withdraw(
-    body: Withdraw, held: SteeredReferral, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> object:
+def withdraw(body: Withdraw, held: SteeredReferral) -> object:
     """Withdraw a referral; its pending reminders are cancelled."""
     referral = service.withdraw(
-        session, now=now, referral=held.referral, reason=body.reason, actor=held.principal.actor()
+        held.session, now=held.now, referral=held.referral, reason=body.reason, actor=held.actor
     )
-    return sent_public(session, cipher, referral)
+    return sent_public(held.session, held.cipher, referral)
 
 
 # --- the recipient's side --------------------------------------------------------------------
@@ -156,70 +125,45 @@ def withdraw(
 
 @router.get(INBOX, response_model=list[IncomingSummary])
 def list_received(
-    principal: Recipient,
-    session: SessionDep,
-    status: ReferralStatus | None = None,
-    limit: Limit = 100,
+    ctx: Recipient, status: ReferralStatus | None = None, limit: Limit = 100
 ) -> object:
     """Referrals addressed to the caller's organisation, newest first (nothing personal)."""
     found = service.list_received(
-        session, organisation_id=principal.organisation_id, status=status, limit=limit
+        ctx.session, organisation_id=ctx.principal.organisation_id, status=status, limit=limit
     )
-    return summaries(session, found)
+    return summaries(ctx.session, found)
 
 
 @router.get(RECEIVED, response_model=IncomingReferral)
-def read_received(
-    held: ReceivedReferral, session: SessionDep, now: NowDep, cipher: CipherDep
-) -> object:
+def read_received(held: ReceivedReferral) -> object:
     """One referral, with what the consent (or the law) lets the reader see; audited."""
-    return incoming(session, cipher, held, now)
+    return incoming(held)
 
 
 @router.post(RECEIVED + "/acknowledge", response_model=IncomingReferral)
-def acknowledge(
-    held: ReceivedReferral, session: SessionDep, clock: ClockDep, cipher: CipherDep
-) -> object:
+def acknowledge(held: ReceivedReferral) -> object:
     """Say the referral has been received and is being handled."""
-    service.acknowledge(
-        session, now=clock.now(), referral=held.referral, actor=held.principal.actor()
-    )
-    return incoming(session, cipher, held, clock.now())
+    service.acknowledge(held.session, now=held.now, referral=held.referral, actor=held.actor)
+    return incoming(held)
 
 
 @router.post(RECEIVED + "/information-requests", status_code=201, response_model=NotePublic)
-def ask(
-    body: NoteCreate,
-    held: ReceivedReferral,
-    session: SessionDep,
-    now: NowDep,
-    cipher: CipherDep,
-    settings: SettingsDep,
-) -> object:
+def ask(body: NoteCreate, held: ReceivedReferral, settings: SettingsDep) -> object:
     """Ask the sender for information (the sender's supervisors are told)."""
-    return exchanged(
-        session, held, body, Direction.QUESTION, now=now, cipher=cipher, settings=settings
-    )
+    return exchanged(held, body, Direction.QUESTION, settings)
 
 
 @router.post(RECEIVED + "/decision", response_model=IncomingReferral)
-def decide(
-    body: DecisionCreate,
-    held: ReceivedReferral,
-    session: SessionDep,
-    clock: ClockDep,
-    cipher: CipherDep,
-    settings: SettingsDep,
-) -> object:
+def decide(body: DecisionCreate, held: ReceivedReferral, settings: SettingsDep) -> object:
     """Record the decision: longer-term accommodation (where), another measure, or declined.
     It cancels the pending reminders and updates the stay (outcome, and planned end if given)."""
     service.decide(
-        session,
-        now=clock.now(),
+        held.session,
+        now=held.now,
         referral=held.referral,
         data=body,
-        cipher=cipher,
-        actor=held.principal.actor(),
+        cipher=held.cipher,
+        actor=held.actor,
         base_url=base_url(settings),
     )
-    return incoming(session, cipher, held, clock.now())
+    return incoming(held)

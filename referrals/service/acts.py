@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select, update
 
 from core import events
 from core.audit import Actor
+from core.context import Act
 from core.crypto import FieldCipher, Sealed
 from core.errors import Conflict, InvalidInput
 from core.events import CswDecisionRecorded
@@ -40,8 +41,8 @@ from referrals.service.referrals import (
     DECISION_CONTEXT,
     DOSSIER_CONTEXT,
     NOTE_CONTEXT,
-    audit_referral,
     check_recipient,
+    recorded,
 )
 
 
@@ -76,17 +77,8 @@ def record_consent(
             {**dossier, "circumstances": data.circumstances}, context=DOSSIER_CONTEXT
         )
         referral.dossier_key_id, referral.dossier_sealed = sealed.key_id, sealed.blob
-    session.add(referral)
-    session.flush()
-    audit_referral(
-        session,
-        now=now,
-        actor=actor,
-        referral=referral,
-        action="consent_recorded",
-        reason=f"scope {','.join(referral.consent_scope) or 'none'}",
-    )
-    return referral
+    scope = ",".join(referral.consent_scope) or "none"
+    return recorded(session, now, actor, referral, "consent_recorded", reason=f"scope {scope}")
 
 
 def exchange(
@@ -127,31 +119,17 @@ def exchange(
     else:
         if referral.status is ReferralStatus.INFORMATION_REQUESTED:
             referral.status = ReferralStatus.ACKNOWLEDGED
-            session.add(referral)
         event, organisation_id = "answered", None
         notify_recipient(
             session, now=now, referral=referral, event=event, key=key, base_url=base_url
         )
-    audit_referral(
-        session,
-        now=now,
-        actor=actor,
-        referral=referral,
-        action=event,
-        organisation_id=organisation_id,
-    )
+    recorded(session, now, actor, referral, event, organisation_id=organisation_id)
     return note
 
 
-def readdress(
-    session: Session,
-    *,
-    now: datetime,
-    referral: Referral,
-    to_organisation_id: uuid.UUID,
-    actor: Actor,
-) -> Referral:
+def readdress(act: Act, referral: Referral, to_organisation_id: uuid.UUID) -> Referral:
     """Send an unaddressed (or misaddressed) referral to its recipient; its reminders follow."""
+    session, now, actor, _, _ = act
     _still_open(referral)
     recipient = check_recipient(session, to_organisation_id, referral.from_organisation_id)
     if referral.source is Source.ADMISSION:
@@ -182,9 +160,7 @@ def readdress(
             referral_id=referral.id, kind=ReminderKind.CREATED, sequence=sequence, due_at=now
         )
     )
-    session.flush()
-    audit_referral(session, now=now, actor=actor, referral=referral, action="addressed")
-    return referral
+    return recorded(session, now, actor, referral, "addressed")
 
 
 def _cancel_reminders(
@@ -211,13 +187,8 @@ def withdraw(
     _still_open(referral)
     referral.status = ReferralStatus.WITHDRAWN
     referral.withdrawn_at = now
-    session.add(referral)
     _cancel_reminders(session, referral=referral, now=now)
-    session.flush()
-    audit_referral(
-        session, now=now, actor=actor, referral=referral, action="withdrawn", reason=reason
-    )
-    return referral
+    return recorded(session, now, actor, referral, "withdrawn", reason=reason)
 
 
 # --- the recipient's acts --------------------------------------------------------------------
@@ -229,17 +200,9 @@ def acknowledge(session: Session, *, now: datetime, referral: Referral, actor: A
         referral.acknowledged_at = now
     if referral.status is ReferralStatus.OPEN:
         referral.status = ReferralStatus.ACKNOWLEDGED
-    session.add(referral)
-    session.flush()
-    audit_referral(
-        session,
-        now=now,
-        actor=actor,
-        referral=referral,
-        action="acknowledged",
-        organisation_id=referral.to_organisation_id,
+    return recorded(
+        session, now, actor, referral, "acknowledged", organisation_id=referral.to_organisation_id
     )
-    return referral
 
 
 def decide(
@@ -289,13 +252,12 @@ def decide(
     notify_sender(
         session, now=now, referral=referral, event="decided", key="decided", base_url=base_url
     )
-    audit_referral(
+    return recorded(
         session,
-        now=now,
-        actor=actor,
-        referral=referral,
-        action="decided",
+        now,
+        actor,
+        referral,
+        "decided",
         organisation_id=referral.to_organisation_id,
         reason=f"outcome {data.outcome}",
     )
-    return referral

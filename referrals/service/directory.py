@@ -79,12 +79,12 @@ def add_municipality(
         raise Conflict(errors.MUNICIPALITY_EXISTS) from exc
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="referrals.municipality_added",
-        subject_type="municipality",
-        subject_id=municipality.id,
-        organisation_id=municipality.csw_organisation_id,
+        now,
+        actor,
+        "referrals.municipality_added",
+        "municipality",
+        municipality.id,
+        municipality.csw_organisation_id,
     )
     return municipality
 
@@ -132,12 +132,12 @@ def set_competent_csw(
     session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action="referrals.municipality_csw_set",
-        subject_type="municipality",
-        subject_id=municipality.id,
-        organisation_id=municipality.csw_organisation_id,
+        now,
+        actor,
+        "referrals.municipality_csw_set",
+        "municipality",
+        municipality.id,
+        municipality.csw_organisation_id,
     )
     return municipality
 

@@ -11,17 +11,19 @@ basis for referring without it (`create_referral`). Reminders are rows made with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core import audit, events
 from core.audit import Actor
 from core.crypto import FieldCipher, Sealed
 from core.errors import InvalidInput
-from core.events import AdmittedPerson, CallOfOrganisation, StayAdmitted
+from core.events import AdmittedPerson, CallOfOrganisation, CaseForReferral, CaseRef, StayAdmitted
 from core.localtime import add_local_days
 from core.models import Organisation, OrganisationKind
 from core.scoped import get_owned, new_reference
@@ -54,27 +56,31 @@ REMINDERS_BEFORE = ((ReminderKind.BEFORE_3_DAYS, 3), (ReminderKind.BEFORE_1_DAY,
 MAX_RESPONSE_TIME = timedelta(days=90)
 
 
-def audit_referral(
+def recorded(
     session: Session,
-    *,
     now: datetime,
     actor: Actor,
     referral: Referral,
     action: str,
+    *,
     organisation_id: uuid.UUID | None = None,
     reason: str | None = None,
-) -> None:
-    """Audit an act on a referral (`referral.<action>`), on the sender's side by default."""
+) -> Referral:
+    """Store an act on a referral and audit it (`referral.<action>`), on the sender's side unless
+    `organisation_id` names the recipient's."""
+    session.add(referral)
+    session.flush()
     audit.record(
         session,
-        now=now,
-        actor=actor,
-        action=f"referral.{action}",
-        subject_type="referral",
-        subject_id=referral.id,
-        organisation_id=organisation_id or referral.from_organisation_id,
+        now,
+        actor,
+        f"referral.{action}",
+        "referral",
+        referral.id,
+        organisation_id or referral.from_organisation_id,
         reason=reason,
     )
+    return referral
 
 
 # --- making referrals ------------------------------------------------------------------------
@@ -97,6 +103,7 @@ class Draft:
     legal_note: str | None = None
     stay_id: uuid.UUID | None = None
     call_id: uuid.UUID | None = None
+    case_id: uuid.UUID | None = None
     case_reference: str | None = None
 
 
@@ -162,6 +169,7 @@ def _make(
         team=draft.team,
         stay_id=draft.stay_id,
         call_id=draft.call_id,
+        case_id=draft.case_id,
         case_reference=draft.case_reference,
         people=draft.people,
         children=draft.children,
@@ -179,18 +187,12 @@ def _make(
     session.add(referral)
     session.flush()
     _schedule(session, now=now, referral=referral, sender_zone=sender.time_zone)
-    session.flush()
-    audit_referral(
-        session,
-        now=now,
-        actor=actor,
-        referral=referral,
-        action="created",
-        reason=f"source {draft.source}; team {draft.team}; "
+    reason = (
+        f"source {draft.source}; team {draft.team}; "
         + (f"consent {','.join(referral.consent_scope) or 'none'}" if consent else "no consent")
-        + (f"; basis {draft.legal_basis}" if draft.legal_basis else ""),
+        + (f"; basis {draft.legal_basis}" if draft.legal_basis else "")
     )
-    return referral
+    return recorded(session, now, actor, referral, "created", reason=reason)
 
 
 def refer_admission(session: Session, admitted: StayAdmitted) -> None:
@@ -286,14 +288,17 @@ def create_referral(
         or kind_of(session, to_id) is not OrganisationKind.CSW
     ):
         raise InvalidInput(errors.CHILD_AT_RISK_TO_TEAM)
+    case = _case(session, data, organisation_id, user_id)
+    # While she asked that nothing reveal her, a referral carries no identity, whatever the consent.
+    withheld = case is not None and case.do_not_disclose
     draft = Draft(
         to_organisation_id=to_id,
         municipality_id=data.municipality_id,
         source=data.source,
         team=data.team,
         dossier={
-            "client": _person(data.client) if data.client else None,
-            "children": [_person(c) for c in data.children],
+            "client": _person(data.client) if data.client and not withheld else None,
+            "children": [] if withheld else [_person(c) for c in data.children],
         },
         people=(1 if data.client else 0) + len(data.children),
         children=len(data.children),
@@ -302,53 +307,80 @@ def create_referral(
         consent=data.consent,
         legal_note=data.legal_note,
         call_id=data.call_id,
-        case_reference=data.case_reference,
+        case_id=data.case_id,
+        case_reference=case.number if case is not None else None,
     )
     return _make(
         session, now=now, cipher=cipher, actor=actor, sender=sender, draft=draft, user_id=user_id
     )
 
 
+def _case(
+    session: Session, data: ReferralCreate, organisation_id: uuid.UUID, user_id: uuid.UUID | None
+) -> CaseRef | None:
+    """The case a referral is made from: the organisation's, with the caller on its team."""
+    if data.case_id is None:
+        return None
+    found = events.ask(session, CaseForReferral(data.case_id, organisation_id, user_id))
+    if found is None:
+        raise InvalidInput(errors.NO_SUCH_CASE)
+    return found
+
+
 # --- reading ---------------------------------------------------------------------------------
+
+
+def _sender(referral: Referral) -> uuid.UUID:
+    return referral.from_organisation_id
+
+
+def _recipient(referral: Referral) -> uuid.UUID | None:
+    """A withdrawn referral is no longer its recipient's."""
+    if referral.status is ReferralStatus.WITHDRAWN:
+        return None
+    return referral.to_organisation_id
+
+
+def _owned(
+    session: Session,
+    referral_id: uuid.UUID,
+    organisation_id: uuid.UUID,
+    owner: Callable[[Referral], uuid.UUID | None],
+    lock: bool,
+) -> Referral:
+    return get_owned(
+        session, Referral, referral_id, organisation_id=organisation_id, owner=owner, lock=lock
+    )
 
 
 def sent_referral(
     session: Session, *, organisation_id: uuid.UUID, referral_id: uuid.UUID, lock: bool = False
 ) -> Referral:
     """A referral the organisation made (404 for anything else)."""
-    return get_owned(
-        session,
-        Referral,
-        referral_id,
-        organisation_id=organisation_id,
-        owner=lambda referral: referral.from_organisation_id,
-        lock=lock,
-    )
+    return _owned(session, referral_id, organisation_id, _sender, lock)
 
 
 def received_referral(
     session: Session, *, organisation_id: uuid.UUID, referral_id: uuid.UUID, lock: bool = False
 ) -> Referral:
     """A referral addressed to the organisation (404 for anything else, withdrawn included)."""
-    return get_owned(
-        session,
-        Referral,
-        referral_id,
-        organisation_id=organisation_id,
-        owner=lambda referral: (
-            None if referral.status is ReferralStatus.WITHDRAWN else referral.to_organisation_id
-        ),
-        lock=lock,
-    )
+    return _owned(session, referral_id, organisation_id, _recipient, lock)
+
+
+def _newest(
+    session: Session, query: SelectOfScalar[Referral], status: ReferralStatus | None, limit: int
+) -> list[Referral]:
+    """The referrals `query` finds (of `status`, if named), newest first, at most `limit`."""
+    if status is not None:
+        query = query.where(Referral.status == status)
+    return list(session.exec(query.order_by(col(Referral.created_at).desc()).limit(limit)).all())
 
 
 def list_sent(
     session: Session, *, organisation_id: uuid.UUID, status: ReferralStatus | None, limit: int
 ) -> list[Referral]:
     query = select(Referral).where(Referral.from_organisation_id == organisation_id)
-    if status is not None:
-        query = query.where(Referral.status == status)
-    return list(session.exec(query.order_by(col(Referral.created_at).desc()).limit(limit)).all())
+    return _newest(session, query, status, limit)
 
 
 def list_received(
@@ -358,19 +390,12 @@ def list_received(
         Referral.to_organisation_id == organisation_id,
         Referral.status != ReferralStatus.WITHDRAWN,
     )
-    if status is not None:
-        query = query.where(Referral.status == status)
-    return list(session.exec(query.order_by(col(Referral.created_at).desc()).limit(limit)).all())
+    return _newest(session, query, status, limit)
 
 
 def notes_of(session: Session, referral: Referral) -> list[ReferralNote]:
-    return list(
-        session.exec(
-            select(ReferralNote)
-            .where(ReferralNote.referral_id == referral.id)
-            .order_by(col(ReferralNote.created_at), col(ReferralNote.id))
-        ).all()
-    )
+    query = select(ReferralNote).where(ReferralNote.referral_id == referral.id)
+    return list(session.exec(query.order_by(col(ReferralNote.created_at), col(ReferralNote.id))))
 
 
 def open_note(cipher: FieldCipher, note: ReferralNote) -> str:
@@ -378,13 +403,9 @@ def open_note(cipher: FieldCipher, note: ReferralNote) -> str:
 
 
 def reminders_of(session: Session, referral: Referral) -> list[ReferralReminder]:
-    return list(
-        session.exec(
-            select(ReferralReminder)
-            .where(ReferralReminder.referral_id == referral.id)
-            .order_by(col(ReferralReminder.due_at), col(ReferralReminder.sequence))
-        ).all()
-    )
+    query = select(ReferralReminder).where(ReferralReminder.referral_id == referral.id)
+    order = (col(ReferralReminder.due_at), col(ReferralReminder.sequence))
+    return list(session.exec(query.order_by(*order)))
 
 
 def dossier_of(cipher: FieldCipher, referral: Referral) -> dict[str, Any]:

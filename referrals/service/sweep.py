@@ -12,11 +12,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, select
 
-from core.db import UnitOfWork
+from core.db import UnitOfWork, claim, settle
 from core.localtime import add_local_days
 from core.models import Organisation
+from core.scoped import by_id
 from notifications import service as outbox
 from referrals.models import (
     OPEN_STATUSES,
@@ -113,28 +114,16 @@ def sweep_batch(
     query = _due(now).order_by(col(ReferralReminder.due_at)).limit(limit)
     if only is not None:
         query = query.where(ReferralReminder.id == only)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    reminders = list(session.exec(query).all())
+    reminders: list[ReferralReminder] = claim(session, query)
     if not reminders:
         return 0
-    referrals = {
-        r.id: r
-        for r in session.exec(
-            select(Referral).where(col(Referral.id).in_({m.referral_id for m in reminders}))
-        ).all()
-    }
-    organisations = {
-        o.id: o
-        for o in session.exec(
-            select(Organisation).where(
-                col(Organisation.id).in_(
-                    {r.to_organisation_id for r in referrals.values() if r.to_organisation_id}
-                    | {r.from_organisation_id for r in referrals.values()}
-                )
-            )
-        ).all()
-    }
+    referrals = by_id(session, Referral, (m.referral_id for m in reminders))
+    organisations = by_id(
+        session,
+        Organisation,
+        [r.to_organisation_id for r in referrals.values()]
+        + [r.from_organisation_id for r in referrals.values()],
+    )
     recipients = Recipients(
         session, [r.to_organisation_id for r in referrals.values() if r.to_organisation_id]
     )
@@ -162,14 +151,12 @@ def sweep_batch(
             continue  # long overdue, and a later reminder of this referral goes out now
         messages += _messages(reminder, referral, to, sender, recipients, zone, base_url)
     outbox.enqueue_many(session, now=now, messages=messages)
-    for ids, state in ((done, ReminderState.DONE), (cancelled, ReminderState.CANCELLED)):
-        if ids:
-            session.exec(
-                update(ReferralReminder)
-                .where(col(ReferralReminder.id).in_(ids))
-                .values(state=state, done_at=now)
-                .execution_options(synchronize_session=False)
-            )
+    settle(
+        session,
+        ReferralReminder,
+        {ReminderState.DONE: done, ReminderState.CANCELLED: cancelled},
+        now=now,
+    )
     session.add_all(following)
     session.flush()
     return len(reminders)

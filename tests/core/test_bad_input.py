@@ -26,6 +26,8 @@ from referrals.models import (
     ReferralReminder,
     Source,
 )
+from safety_plans.models import CaseCreate, SafetyCase
+from safety_plans.service import cases as case_service
 from shelters import service as shelter_service
 from shelters.models import AdmissionChannel as Channel
 from shelters.models import (
@@ -48,7 +50,7 @@ from shelters.models import (
     TurnAway,
     WorkPlan,
 )
-from tests.conftest import World, act_as, make_settings
+from tests.conftest import World, act_as, make_case, make_settings
 from tests.shelters.conftest import make_shelter
 
 
@@ -164,19 +166,32 @@ def _referral(
 ) -> Referral:
     """A referral the organisation made, or (received) one another NGO made to it."""
     sender = world.organisation() if received else organisation
+    author = world.user(sender, Role.COUNSELOR)  # on the team of the case it is made from
     return referral_service.create_referral(
         world.db,
         now=world.clock.now(),
         organisation_id=sender.id,
         data=ReferralCreate(
             source=Source.CASE,
-            case_reference="CASE-1",
+            case_id=make_case(world.db, author),
             to_organisation_id=organisation.id if received else world.organisation().id,
             consent=ConsentSet(scope=[]),
         ),
         cipher=cipher_from_settings(settings),
         actor=Actor.system("test"),
-        user_id=None,
+        user_id=author.id,
+    )
+
+
+def _case(world: World, settings: Settings, organisation: Organisation, owner: User) -> SafetyCase:
+    return case_service.create_case(
+        world.db,
+        now=world.clock.now(),
+        organisation_id=organisation.id,
+        user_id=owner.id,
+        data=CaseCreate(name="Test Client"),
+        cipher=cipher_from_settings(settings),
+        actor=Actor.system("test"),
     )
 
 
@@ -201,8 +216,11 @@ def test_malformed_bodies_are_refused_and_change_nothing(
     # Admin and supervisor: a caller every body route admits (policies answer before bodies).
     admin = world.user(organisation, Role.ADMIN, Role.SUPERVISOR)
     target = world.user(organisation, Role.COUNSELOR)
-    act_as(client, world.login_cookie(admin))
+    act_as(client, world.login_cookie(admin, second_factor=True))
     ids = _shelter_ids(world, settings, organisation) if "{shelter_id}" in path else {}
+    if "{case_id}" in path:
+        # The case gate looks the case up before its body is read: the caller owns one.
+        ids["case_id"] = _case(world, settings, organisation, admin).id
     if "{referral_id}" in path:
         # Gates look a referral up before its body is read: it must exist on the caller's side.
         ids["referral_id"] = _referral(world, settings, organisation, received=csw_route).id

@@ -17,6 +17,7 @@ from core import audit
 from core.audit import AuditEvent
 from core.models import OrganisationKind, Role, User
 from referrals.models import Referral
+from tests.conftest import make_case
 from tests.referrals.conftest import Bearer, Network, bearer, join_team, referrals_of
 from tests.referrals.test_referrals import admit
 from tests.shelters.conftest import admission
@@ -208,12 +209,13 @@ def test_a_child_at_risk_referred_from_a_case_is_named_to_the_team_and_by_consen
     client: TestClient, network: Network, db: Session, centre: Centre
 ) -> None:
     counselor = network.world.user(network.ngo, Role.COUNSELOR)
+    case_id = make_case(db, counselor)
     network.login(client, counselor)
     made = client.post(
         f"/organisations/{network.ngo.id}/referrals",
         json={
             "source": "case",
-            "case_reference": "SOS-9",
+            "case_id": str(case_id),
             "to_organisation_id": str(network.csw.id),
             "team": "child_protection",
             "legal_basis": "child_at_risk",

@@ -39,6 +39,7 @@ from tests.conftest import (
     T0,
     World,
     drop_postgres_database,
+    make_case,
     make_settings,
     private_postgres_url,
     recreate_postgres_database,
@@ -129,13 +130,14 @@ def _seed(fresh: Fresh, password_hash: str) -> dict[str, uuid.UUID]:
                 db, _admit(world, fresh.settings, shelter, 2), ReferralStatus.DECIDED
             ),
         }
+        author = world.user(ngo, Role.COUNSELOR)
         case = service.create_referral(
             db,
             now=T0,
             organisation_id=ngo.id,
             data=ReferralCreate(
                 source=Source.CASE,
-                case_reference="SOS-1",
+                case_id=make_case(db, author, cipher=cipher_from_settings(fresh.settings)),
                 to_organisation_id=csw.id,
                 team=Team.CHILD_PROTECTION,
                 legal_basis=LegalBasis.CHILD_AT_RISK,
@@ -143,7 +145,7 @@ def _seed(fresh: Fresh, password_hash: str) -> dict[str, uuid.UUID]:
             ),
             cipher=cipher_from_settings(fresh.settings),
             actor=Actor.system("test"),
-            user_id=None,
+            user_id=author.id,
         )
         seeded["case"] = case.id
         db.commit()
@@ -168,8 +170,11 @@ def _deadline(fresh: Fresh, referral_id: uuid.UUID) -> object:
 def test_0008_gives_earlier_child_protection_referrals_their_deadline_and_ladder(
     fresh: Fresh, fixture_password_hash: str
 ) -> None:
-    upgrade(fresh.settings, fresh.engine, "0007")
+    # Seeded with today's code, made to look as the code before 0008 left it, then taken back to
+    # 0007 (today's models cannot write a 0007 schema) and brought up again.
+    upgrade(fresh.settings, fresh.engine)
     seeded = _seed(fresh, fixture_password_hash)
+    downgrade(fresh.settings, fresh.engine, "0007")
     upgrade(fresh.settings, fresh.engine)
     pending = ReminderState.PENDING
     expected = [

@@ -30,7 +30,7 @@ from referrals.models import (
     Team,
 )
 from shelters.models import CswOutcome, Stay
-from tests.conftest import act_as
+from tests.conftest import act_as, make_case
 from tests.referrals.conftest import (
     BASE_URL,
     CHILD_TEAM_EMAIL,
@@ -560,11 +560,12 @@ def test_a_referral_from_a_case_needs_consent_or_a_legal_basis_and_bad_input_cha
 ) -> None:
     police = network.world.organisation(OrganisationKind.PARTNER, name="Police (test)")
     counselor = network.world.user(network.ngo, Role.COUNSELOR)
+    case_id = make_case(db, counselor)
     network.login(client, counselor)
     url = f"/organisations/{network.ngo.id}/referrals"
     base = {
         "source": "case",
-        "case_reference": "SOS-2026/17",
+        "case_id": str(case_id),
         "to_organisation_id": str(police.id),
         "client": {"name": "Marko Test", "sex": "male", "age": 40},
     }
@@ -575,8 +576,12 @@ def test_a_referral_from_a_case_needs_consent_or_a_legal_basis_and_bad_input_cha
             "referring without it (legal_basis)",
         ),
         (
-            {**base, "consent": {"scope": []}, "case_reference": "has spaces"},
-            "case_reference: must be a case number: letters, digits, / . - (no spaces)",
+            {**base, "consent": {"scope": []}, "case_id": None},
+            "body: case_id: a referral from a case names the case",
+        ),
+        (
+            {**base, "consent": {"scope": []}, "case_id": str(uuid.uuid4())},
+            "case_id: no case of the organisation with you on its team.",
         ),
         (
             {**base, "consent": {"scope": []}, "source": "admission"},
@@ -823,13 +828,14 @@ def test_on_the_senders_side_each_sees_the_referrals_of_their_own_work(
     elsewhere = world.user(network.ngo, Role.SHELTER_STAFF)
     assign(world, other_house, elsewhere)
     counselor = world.user(network.ngo, Role.COUNSELOR)
+    case_id = make_case(db, counselor)
     url = f"/organisations/{network.ngo.id}/referrals"
     network.login(client, counselor)
     made = client.post(
         url,
         json={
             "source": "case",
-            "case_reference": "SOS-1",
+            "case_id": str(case_id),
             "to_organisation_id": str(network.csw.id),
             "consent": {"scope": []},
         },
@@ -877,7 +883,8 @@ def test_referrals_go_only_where_their_basis_allows(
     assert (moved.json()["consent_scope"], moved.json()["consent_recorded_at"]) == ([], None)
     # A child at risk is reported to a CSW's child-protection team, without consent; not
     # anywhere else.
-    case = {"source": "case", "case_reference": "SOS-2", "legal_basis": "child_at_risk"}
+    case_id = str(make_case(db, network.place.supervisor))
+    case = {"source": "case", "case_id": case_id, "legal_basis": "child_at_risk"}
     for body in (
         {**case, "to_organisation_id": str(network.csw.id)},  # the general team
         {**case, "to_organisation_id": str(partner.id), "team": "child_protection"},
@@ -893,7 +900,7 @@ def test_referrals_go_only_where_their_basis_allows(
         base,
         json={
             "source": "case",
-            "case_reference": "SOS-3",
+            "case_id": case_id,
             "to_organisation_id": str(partner.id),
             "consent": {"scope": []},
             "respond_by": "9999-12-31T12:00:00Z",

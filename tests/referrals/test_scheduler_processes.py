@@ -34,7 +34,7 @@ from core.config import Settings
 from core.crypto import cipher_from_settings
 from core.db import create_db_engine, unit_of_work, upgrade
 from core.localtime import add_local_days
-from core.models import Organisation, OrganisationKind
+from core.models import Organisation, OrganisationKind, Role, User, UserRole
 from notifications import service as outbox
 from notifications.models import (
     Channel,
@@ -62,6 +62,7 @@ from tests.conftest import (
     TEST_SECRET,
     TWILIO_AUTH_TOKEN,
     drop_postgres_database,
+    make_case,
     make_settings,
     private_postgres_url,
     recreate_postgres_database,
@@ -163,6 +164,18 @@ def _make(database: Database, receiver: WebhookReceiver) -> Made:
             actor=actor,
         )
         assert secret is not None
+        # The counselor whose cases the referrals are made from.
+        author = User(
+            organisation_id=ngo.id,
+            email=f"author-{uuid.uuid4().hex[:8]}@example.org",
+            display_name="Test Counselor",
+            password_hash="-",
+            created_at=now,
+            password_changed_at=now,
+        )
+        session.add(author)
+        session.flush()
+        session.add(UserRole(user_id=author.id, role=Role.COUNSELOR))
         made = []
         for n in range(REFERRALS):
             consent = n % 2 == 0
@@ -172,7 +185,7 @@ def _make(database: Database, receiver: WebhookReceiver) -> Made:
                 organisation_id=ngo.id,
                 data=ReferralCreate(
                     source=Source.CASE,
-                    case_reference=f"CASE-2026/{n:04d}",
+                    case_id=make_case(session, author, cipher=cipher, now=now),
                     to_organisation_id=csw.id,
                     client=PersonFacts(name=f"{MARKER} {n}", sex=PersonSex.FEMALE, age=34),
                     consent=ConsentSet(
@@ -187,7 +200,7 @@ def _make(database: Database, receiver: WebhookReceiver) -> Made:
                 ),
                 cipher=cipher,
                 actor=actor,
-                user_id=None,
+                user_id=author.id,
             )
             made.append(referral)
     with unit_of_work(database.engine) as session:
