@@ -94,7 +94,7 @@ _TABLES = (
         " birth_year age_band municipality languages children_involved violence_types"
         " do_not_disclose risk_level reassess_by created_at created_by updated_at",
     ),
-    ("safety_case_member", "case_id user_id added_at added_by"),
+    ("safety_case_member", "case_id user_id case_updated_at added_at added_by"),
     ("safety_plan_revision", "id case_id revision key_id sealed author_id created_at"),
 )
 _AUDIT_COLUMNS = (
@@ -254,7 +254,7 @@ class _Seeder:
                 updated,
             )
             for member in (owner, colleague):
-                tables["safety_case_member"].add(case_id, member, created, owner)
+                tables["safety_case_member"].add(case_id, member, updated, created, owner)
                 seed.members += 1
             step = (updated - created) / REVISIONS
             for r in range(REVISIONS):
@@ -441,12 +441,13 @@ def _explain_list(engine: sa.Engine, seed: _Seed) -> list[str]:
     query = (
         "EXPLAIN (ANALYZE, BUFFERS) SELECT safety_case.* FROM safety_case"
         " JOIN safety_case_member ON safety_case_member.case_id = safety_case.id"
-        " WHERE safety_case_member.user_id = :user AND safety_case.organisation_id = :org"
-        " ORDER BY safety_case.updated_at DESC, safety_case.id DESC LIMIT 51"
+        " WHERE safety_case_member.user_id = :user"
+        " ORDER BY safety_case_member.case_updated_at DESC, safety_case_member.case_id DESC"
+        " LIMIT 51"
     )
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.text(query), {"user": counselor.id, "org": counselor.organisation_id}
+            sa.text(query), {"user": counselor.id}
         ).all()
     return [str(row[0]) for row in rows]
 

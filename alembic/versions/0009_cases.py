@@ -304,6 +304,7 @@ def upgrade() -> None:
         "safety_case_member",
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("case_updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("added_by", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -324,6 +325,11 @@ def upgrade() -> None:
     with op.batch_alter_table("safety_case_member", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_safety_case_member_user_id"), ["user_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_safety_case_member_user_id_case_updated_at",
+            ["user_id", "case_updated_at", "case_id"],
+            unique=False,
         )
 
     op.create_table(
@@ -656,6 +662,7 @@ def downgrade() -> None:
 
     op.drop_table("safety_case_service")
     with op.batch_alter_table("safety_case_member", schema=None) as batch_op:
+        batch_op.drop_index("ix_safety_case_member_user_id_case_updated_at")
         batch_op.drop_index(batch_op.f("ix_safety_case_member_user_id"))
 
     op.drop_table("safety_case_member")

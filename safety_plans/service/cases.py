@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlmodel import Session, col, select, tuple_
+from sqlmodel import Session, col, select, tuple_, update
 
 from core import audit, events
 from core.audit import Actor
@@ -85,6 +85,18 @@ def _audit(
     audit.record(session, now, actor, action, SUBJECT, case.id, case.organisation_id, reason=reason)
 
 
+def touch(session: Session, case: SafetyCase, now: datetime) -> None:
+    """The case changed now: its `updated_at`, and the copy its team rows keep for the lists."""
+    case.updated_at = now
+    session.add(case)
+    session.exec(
+        update(CaseMember)
+        .where(col(CaseMember.case_id) == case.id)
+        .values(case_updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _check_colleague(
     session: Session,
     organisation_id: uuid.UUID,
@@ -144,7 +156,8 @@ def create_case(
     session.add(case)
     session.flush()
     session.add_all(
-        CaseMember(case_id=case.id, user_id=m, added_at=now, added_by=user_id) for m in team
+        CaseMember(case_id=case.id, user_id=m, case_updated_at=now, added_at=now, added_by=user_id)
+        for m in team
     )
     session.add(
         StatusChange(case_id=case.id, status=CaseStatus.OPEN, changed_at=now, changed_by=user_id)
@@ -238,23 +251,26 @@ def list_cases(
     limit: int = PAGE_SIZE,
 ) -> CasePage:
     """The caller's cases (those whose team she is on), most recently changed first."""
-    # Her team rows first (an index on user_id), then those cases by key: the planner would
-    # otherwise walk the whole organisation's cases. Members are always of the case's
-    # organisation, which the route's policy has already made hers.
-    teams = select(CaseMember.case_id).where(CaseMember.user_id == user_id)
-    query = select(SafetyCase).where(col(SafetyCase.id).in_(teams))
+    # One index range over her team rows (user_id, case_updated_at, case_id, read backwards), then
+    # those cases by key: the case list never walks the organisation's cases.
+    query = (
+        select(SafetyCase)
+        .join(CaseMember, col(CaseMember.case_id) == col(SafetyCase.id))
+        .where(CaseMember.user_id == user_id)
+    )
     if status is not None:
         query = query.where(SafetyCase.status == status)
     if cursor is not None:
         stamp, last_id = _parse_cursor(cursor)
         query = query.where(
-            tuple_(col(SafetyCase.updated_at), col(SafetyCase.id)) < tuple_(stamp, last_id)
+            tuple_(col(CaseMember.case_updated_at), col(CaseMember.case_id))
+            < tuple_(stamp, last_id)
         )
     rows = list(
         session.exec(
-            query.order_by(col(SafetyCase.updated_at).desc(), col(SafetyCase.id).desc()).limit(
-                limit + 1
-            )
+            query.order_by(
+                col(CaseMember.case_updated_at).desc(), col(CaseMember.case_id).desc()
+            ).limit(limit + 1)
         ).all()
     )
     more = len(rows) > limit
@@ -283,7 +299,13 @@ def update_case(work: Work, data: CaseUpdate) -> SafetyCase:
         case.owner_id = owner_id
         if session.get(CaseMember, (case.id, owner_id)) is None:
             session.add(
-                CaseMember(case_id=case.id, user_id=owner_id, added_at=now, added_by=owner_id)
+                CaseMember(
+                    case_id=case.id,
+                    user_id=owner_id,
+                    case_updated_at=case.updated_at,
+                    added_at=now,
+                    added_by=owner_id,
+                )
             )
     if "name" in changes:
         case.name_key_id, case.name_sealed = cipher.seal_pair(
@@ -293,8 +315,7 @@ def update_case(work: Work, data: CaseUpdate) -> SafetyCase:
         changes["violence_types"] = [str(v) for v in changes["violence_types"]]
     for field, value in changes.items():
         setattr(case, field, value)
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     session.flush()
     _audit(
         session,
@@ -314,8 +335,7 @@ def change_status(work: Work, data: StatusCreate) -> SafetyCase:
         raise Conflict(errors.ALREADY_STATUS)
     case.status = data.status
     case.status_reason = data.reason
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     session.add(
         StatusChange(
             case_id=case.id,
@@ -344,7 +364,15 @@ def add_member(work: Work, member_id: uuid.UUID) -> list[uuid.UUID]:
     session, now, case, user_id, _, actor = work
     _check_colleague(session, case.organisation_id, member_id, MEMBER_ROLES, errors.NOT_A_COLLEAGUE)
     if session.get(CaseMember, (case.id, member_id)) is None:
-        session.add(CaseMember(case_id=case.id, user_id=member_id, added_at=now, added_by=user_id))
+        session.add(
+            CaseMember(
+                case_id=case.id,
+                user_id=member_id,
+                case_updated_at=case.updated_at,
+                added_at=now,
+                added_by=user_id,
+            )
+        )
         session.flush()
         _audit(session, now, actor, "case.member_added", case, reason=f"user {member_id}")
     return team_of(session, case.id)

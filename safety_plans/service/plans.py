@@ -39,7 +39,7 @@ from safety_plans.models import (
     StepUpdate,
     TaskKind,
 )
-from safety_plans.service.cases import MEMBER_ROLES, Work, _audit, _check_colleague
+from safety_plans.service.cases import MEMBER_ROLES, Work, _audit, _check_colleague, touch
 
 ASSESSMENT_CONTEXT = "safety_risk_assessment"
 PLAN_CONTEXT = "safety_plan_revision"
@@ -132,8 +132,7 @@ def assess(work: Work, data: AssessmentCreate) -> RiskAssessment:
     )
     case.risk_level = result.level.value
     case.reassess_by = due
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     if result.level is risk.RiskLevel.HIGH:
         session.add(
             CaseTask(
@@ -199,8 +198,7 @@ def revise_plan(work: Work, plan: PlanContent) -> PlanRevision:
         created_at=now,
     )
     session.add(row)
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     session.flush()
     _audit(session, now, actor, "case.plan_revised", case, reason=f"revision {row.revision}")
     return row
@@ -317,8 +315,7 @@ def add_step(work: Work, data: StepCreate) -> AssistanceStep:
     session.add(step)
     session.flush()
     _step_deadline(session, step, now)
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     session.flush()
     _audit(session, now, actor, "case.step_added", case, reason=data.agency.value)
     return step

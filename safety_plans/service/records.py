@@ -20,7 +20,7 @@ from safety_plans.models import (
     ServiceCreate,
     ServicePublic,
 )
-from safety_plans.service.cases import MEMBER_ROLES, Work, _audit, _check_colleague
+from safety_plans.service.cases import MEMBER_ROLES, Work, _audit, _check_colleague, touch
 
 NOTE_CONTEXT = "safety_case_contact.note"
 
@@ -51,8 +51,7 @@ def add_contact(work: Work, data: ContactCreate) -> CaseContact:
         recorded_at=now,
     )
     session.add(row)
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     session.flush()
     _audit(session, now, actor, "case.contact_logged", case, reason=data.channel.value)
     return row
@@ -100,8 +99,7 @@ def add_service(work: Work, data: ServiceCreate) -> CaseService:
         recorded_at=now,
     )
     session.add(row)
-    case.updated_at = now
-    session.add(case)
+    touch(session, case, now)
     session.flush()
     _audit(session, now, actor, "case.service_logged", case, reason=data.kind.value)
     return row
