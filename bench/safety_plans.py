@@ -446,9 +446,7 @@ def _explain_list(engine: sa.Engine, seed: _Seed) -> list[str]:
         " LIMIT 51"
     )
     with engine.connect() as connection:
-        rows = connection.execute(
-            sa.text(query), {"user": counselor.id}
-        ).all()
+        rows = connection.execute(sa.text(query), {"user": counselor.id}).all()
     return [str(row[0]) for row in rows]
 
 
