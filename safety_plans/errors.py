@@ -8,6 +8,13 @@ from core.scoped import NOT_FOUND as NOT_FOUND
 NOTHING_TO_CHANGE = "Nothing to change: send at least one field."
 NOT_NULL = "{field}: must not be null."
 NOT_A_COLLEAGUE = "user_id: not a counselor, supervisor or shelter worker of this organisation."
+TEAM_NOT_COLLEAGUES = "team: not a counselor, supervisor or shelter worker of this organisation."
+GIVER_NOT_A_COLLEAGUE = (
+    "given_by: not a counselor, supervisor or shelter worker of this organisation."
+)
+STEP_OWNER_NOT_A_COLLEAGUE = (
+    "owner_id: not a counselor, supervisor or shelter worker of this organisation."
+)
 OWNER_NOT_A_COLLEAGUE = "owner_id: not a counselor or supervisor of this organisation."
 OWNER_STAYS = "The owner stays on the team: hand the case to another owner first."
 ALREADY_STATUS = "The case already has that status."

@@ -36,10 +36,6 @@ def _unique_sorted(value: list[str]) -> list[str]:
     return sorted(set(value))
 
 
-class CloseReason(SQLModel):
-    pass
-
-
 CLOSE_REASONS = frozenset(
     {"goals_met", "client_withdrew", "moved_away", "referred_elsewhere", "no_contact", "other"}
 )

@@ -43,7 +43,6 @@ def list_cases_route(
     page = cases.list_cases(
         ctx.session,
         now=ctx.now,
-        organisation_id=org_id,
         user_id=ctx.user_id,
         cipher=ctx.cipher,
         status=status,

@@ -133,7 +133,7 @@ def create_case(
     _check_colleague(session, organisation_id, owner_id, OWNER_ROLES, errors.OWNER_NOT_A_COLLEAGUE)
     team = {owner_id, user_id, *data.team}
     for member in sorted(team - {owner_id, user_id}):
-        _check_colleague(session, organisation_id, member, MEMBER_ROLES, errors.NOT_A_COLLEAGUE)
+        _check_colleague(session, organisation_id, member, MEMBER_ROLES, errors.TEAM_NOT_COLLEAGUES)
     key_id, sealed = cipher.seal_pair(data.name, context=NAME_CONTEXT)
     case = SafetyCase(
         organisation_id=organisation_id,
@@ -243,7 +243,6 @@ def list_cases(
     session: Session,
     *,
     now: datetime,
-    organisation_id: uuid.UUID,
     user_id: uuid.UUID,
     cipher: FieldCipher,
     status: CaseStatus | None = None,

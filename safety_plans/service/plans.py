@@ -298,7 +298,7 @@ def add_step(work: Work, data: StepCreate) -> AssistanceStep:
     owner_id = data.owner_id or user_id
     if owner_id != user_id:
         _check_colleague(
-            session, case.organisation_id, owner_id, MEMBER_ROLES, errors.OWNER_NOT_A_COLLEAGUE
+            session, case.organisation_id, owner_id, MEMBER_ROLES, errors.STEP_OWNER_NOT_A_COLLEAGUE
         )
     key_id, sealed = cipher.seal_pair(data.what, context=STEP_CONTEXT)
     step = AssistanceStep(
@@ -344,7 +344,7 @@ def update_step(work: Work, step: AssistanceStep, data: StepUpdate) -> Assistanc
             case.organisation_id,
             changes["owner_id"],
             MEMBER_ROLES,
-            errors.OWNER_NOT_A_COLLEAGUE,
+            errors.STEP_OWNER_NOT_A_COLLEAGUE,
         )
     for field, value in changes.items():
         setattr(step, field, value)

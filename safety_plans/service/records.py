@@ -86,7 +86,7 @@ def add_service(work: Work, data: ServiceCreate) -> CaseService:
     given_by = data.given_by or user_id
     if given_by != user_id:
         _check_colleague(
-            session, case.organisation_id, given_by, MEMBER_ROLES, errors.NOT_A_COLLEAGUE
+            session, case.organisation_id, given_by, MEMBER_ROLES, errors.GIVER_NOT_A_COLLEAGUE
         )
     row = CaseService(
         case_id=case.id,

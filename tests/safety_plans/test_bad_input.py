@@ -124,14 +124,14 @@ BAD: dict[str, Bad] = {
         "POST",
         lambda c, i: c.cases,
         const({"name": "A", "team": [NOBODY]}),
-        (422, errors.NOT_A_COLLEAGUE),
+        (422, errors.TEAM_NOT_COLLEAGUES),
     ),
     "create: team user of another organisation": Bad(
         "owner",
         "POST",
         lambda c, i: c.cases,
         lambda c, i: {"name": "A", "team": [str(c.outsider.id)]},
-        (422, errors.NOT_A_COLLEAGUE),
+        (422, errors.TEAM_NOT_COLLEAGUES),
     ),
     "create: shelter staff as owner": Bad(
         "owner",
@@ -354,7 +354,7 @@ BAD: dict[str, Bad] = {
             "owner_id": NOBODY,
             "due_at": iso(c, timedelta(days=1)),
         },
-        (422, errors.OWNER_NOT_A_COLLEAGUE),
+        (422, errors.STEP_OWNER_NOT_A_COLLEAGUE),
     ),
     "step: wrong agency": Bad(
         "owner",
