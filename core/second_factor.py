@@ -15,9 +15,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyotp
-from sqlmodel import Session, col, update
+from sqlmodel import Session, col, select, update
 
 from core import audit
 from core.context import Act
@@ -131,6 +132,15 @@ def confirm(act: Act, user: User, auth_session: AuthSession, code: str) -> list[
     return codes
 
 
+def _locked(session: Session, model: Any, key: Any, value: uuid.UUID) -> Any:
+    return session.exec(
+        select(model)
+        .where(key == value)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 def verify(act: Act, user: User, auth_session: AuthSession, code: str) -> Verified:
     """Pass the session's second factor with a TOTP code or a recovery code (used up).
 
@@ -138,7 +148,10 @@ def verify(act: Act, user: User, auth_session: AuthSession, code: str) -> Verifi
     ends the session.
     """
     session, now, actor, _, cipher = act
-    factor = factor_of(session, user.id)
+    # Both rows locked (and read afresh): two codes sent at once are checked one after the other,
+    # so a code, a recovery code or the failure count cannot be used twice by racing.
+    factor = _locked(session, SecondFactor, SecondFactor.user_id, user.id)
+    auth_session = _locked(session, AuthSession, AuthSession.id, auth_session.id) or auth_session
     if factor is None or factor.confirmed_at is None:
         raise Conflict(NOT_ENROLLED)
     step = _totp_step(_secret(factor, cipher), code, now, factor.last_step)
@@ -180,11 +193,12 @@ def reset(act: Act, user: User) -> None:
     if factor is None:
         raise Conflict(NOT_ENROLLED)
     session.delete(factor)
-    # Her sessions that passed with the old factor pass no longer.
+    # Every session of hers ends: the next login enrols anew, from a password typed after the
+    # reset (a session opened before it, or a stolen cookie, cannot claim the new factor).
     session.exec(
         update(AuthSession)
-        .where(col(AuthSession.user_id) == user.id)
-        .values(second_factor_at=None)
+        .where(col(AuthSession.user_id) == user.id, col(AuthSession.revoked_at).is_(None))
+        .values(second_factor_at=None, revoked_at=now, revoked_reason="second factor reset")
         .execution_options(synchronize_session=False)
     )
     session.flush()

@@ -29,7 +29,7 @@ from core.events import ShelterStaffOfStays
 from core.models import Role
 from core.refusal import AuditedForbidden, AuditedNotFound
 from safety_plans import errors
-from safety_plans.access import Access, Caller, CaseFacts, Opening, Sharing, decide
+from safety_plans.access import Access, Basis, Caller, CaseFacts, Opening, Sharing, decide
 from safety_plans.models import (
     BreakGlass,
     CaseLink,
@@ -178,6 +178,7 @@ def admit(
     organisation_id: uuid.UUID | None,
     owner_only: bool = False,
     while_closed: bool = False,
+    team_basis_only: bool = False,
 ) -> CaseGate:
     """Let the caller into the case, or raise an audited 404 (403 for a team member where only
     the owner may go). A closed case takes no writes but its status (reopen it first)."""
@@ -195,6 +196,11 @@ def admit(
     if owner_only and ctx.user_id != case.owner_id:
         _refused(ctx, case.id, case.organisation_id, view)
         raise AuditedForbidden(errors.OWNER_ONLY)
+    if team_basis_only and access.basis is not Basis.TEAM:
+        # Shelter staff during a stay and a break-glass supervisor work on the case; they do not
+        # make their access outlive its reason (joining the team, taking the case, sharing it).
+        _refused(ctx, case.id, case.organisation_id, view)
+        raise AuditedForbidden(errors.TEAM_ONLY)
     if write and case.status is CaseStatus.CLOSED and not while_closed:
         raise Conflict(errors.CLOSED)
     if request.method == "GET":
@@ -212,7 +218,11 @@ def admit(
 
 
 def _team_gate(
-    *, write: bool, owner_only: bool = False, while_closed: bool = False
+    *,
+    write: bool,
+    owner_only: bool = False,
+    while_closed: bool = False,
+    team_basis_only: bool = False,
 ) -> Callable[..., CaseGate]:
     def dependency(
         request: Request, org_id: uuid.UUID, case_id: uuid.UUID, ctx: Worker
@@ -226,6 +236,7 @@ def _team_gate(
             organisation_id=org_id,
             owner_only=owner_only,
             while_closed=while_closed,
+            team_basis_only=team_basis_only,
         )
 
     return dependency
@@ -240,6 +251,9 @@ CaseReader = Annotated[CaseGate, Depends(_team_gate(write=False))]
 CaseWriter = Annotated[CaseGate, Depends(_team_gate(write=True))]
 # Changing a case's status: the one write a closed case takes (reopening it).
 CaseStatusWriter = Annotated[CaseGate, Depends(_team_gate(write=True, while_closed=True))]
+# Who is on the team, who owns the case, with whom it is shared, do-not-disclose: the team's own
+# (on its own basis, not through a stay or a break-glass opening).
+CaseManager = Annotated[CaseGate, Depends(_team_gate(write=True, team_basis_only=True))]
 # The owner's own report ("who saw this case"); the rest of the team is refused (audited).
 CaseOwner = Annotated[CaseGate, Depends(_team_gate(write=False, owner_only=True))]
 # A consent recipient's read-only view.

@@ -12,15 +12,12 @@ TEAM_NOT_COLLEAGUES = "team: not a counselor, supervisor or shelter worker of th
 GIVER_NOT_A_COLLEAGUE = (
     "given_by: not a counselor, supervisor or shelter worker of this organisation."
 )
-STEP_OWNER_NOT_A_COLLEAGUE = (
-    "owner_id: not a counselor, supervisor or shelter worker of this organisation."
-)
+STEP_OWNER_NOT_A_COLLEAGUE = "owner_id: not on this case's team."
 OWNER_NOT_A_COLLEAGUE = "owner_id: not a counselor or supervisor of this organisation."
 OWNER_STAYS = "The owner stays on the team: hand the case to another owner first."
 ALREADY_STATUS = "The case already has that status."
 CLOSED = "The case is closed: reopen it first."
-NO_SUCH_TARGET = "target_id: no such {kind} in this organisation."
-ALREADY_LINKED = "That {kind} already belongs to a case."
+NO_SUCH_TARGET = "target_id: not a {kind} of this organisation that can be linked to this case."
 NO_SUCH_CALL = "call_id: no such call of this organisation."
 NOT_IN_FUTURE = "{field}: must not be in the future."
 NO_SUCH_REVISION = "No such revision of the plan."
@@ -38,5 +35,9 @@ ALREADY_SIGNED = "That opening is already signed off."
 NO_SUCH_TASK = "No such task."
 TASK_DONE = "The task is already done."
 OWNER_ONLY = "Only the case owner can produce this report."
+TEAM_ONLY = (
+    "Only the case team changes who is on it, who owns it, with whom it is shared and whether "
+    "it may be disclosed."
+)
 BAD_CURSOR = "cursor: not a cursor this list gave."
 INSTRUMENT = "answers: {problem}."

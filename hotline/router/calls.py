@@ -76,10 +76,9 @@ class TaskPublic(SQLModel):
     overdue: bool
     assigned_user_id: uuid.UUID | None
     # The counselor's answer, read together with the safety plan: when the call belongs to a
-    # case whose plan says she may not be called, "no" whatever was answered before.
+    # case whose plan says she may not be called, "no" whatever was answered before (the plan
+    # itself, and whether there is one, stays with the case team).
     safe_to_call_back: SafeToCallBack
-    # What the safety plan of the call's case says (None: no case, or no plan yet).
-    safe_per_plan: bool | None = None
     status: TaskStatus
     outcome: CallbackOutcome | None
     closed_at: datetime | None
@@ -131,7 +130,6 @@ def _task_public(ctx: Context, task: CallbackTask) -> TaskPublic:
         overdue=task.status == TaskStatus.OPEN and task.due_at <= now,
         assigned_user_id=task.assigned_user_id,
         safe_to_call_back=_safe(task.safe_to_call_back, per_plan),
-        safe_per_plan=per_plan,
         status=task.status,
         outcome=task.outcome,
         closed_at=task.closed_at,

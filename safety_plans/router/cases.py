@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 
 from core import audit
 from safety_plans.access import Basis
-from safety_plans.deps import CASE_SUBJECT, CaseReader, CaseStatusWriter, CaseWriter, Worker
+from safety_plans.deps import (
+    CASE_SUBJECT,
+    CaseManager,
+    CaseReader,
+    CaseStatusWriter,
+    CaseWriter,
+    Worker,
+)
 from safety_plans.models import (
     CaseCreate,
     CasePage,
@@ -100,7 +107,7 @@ def get_case_route(gate: CaseReader) -> CasePublic:
 
 
 @router.patch(CASE)
-def update_case_route(body: CaseUpdate, gate: CaseWriter) -> CasePublic:
+def update_case_route(body: CaseUpdate, gate: CaseManager) -> CasePublic:
     """Change the case's card: her details, the do-not-disclose flag, the owner."""
     case = cases.update_case(gate.work, body)
     return cases.case_public(
@@ -126,13 +133,13 @@ def status_history_route(gate: CaseReader) -> list[StatusChangePublic]:
 
 
 @router.post(CASE + "/team", status_code=201)
-def add_member_route(body: MemberCreate, gate: CaseWriter) -> list[uuid.UUID]:
+def add_member_route(body: MemberCreate, gate: CaseManager) -> list[uuid.UUID]:
     """Put a colleague on the case team."""
     return cases.add_member(gate.work, body.user_id)
 
 
 @router.delete(CASE + "/team/{user_id}")
-def remove_member_route(user_id: uuid.UUID, gate: CaseWriter) -> list[uuid.UUID]:
+def remove_member_route(user_id: uuid.UUID, gate: CaseManager) -> list[uuid.UUID]:
     """Take a colleague off the case team (never its owner)."""
     return cases.remove_member(gate.work, user_id)
 

@@ -7,7 +7,14 @@ import uuid
 from fastapi import APIRouter
 
 from core.deps import SettingsDep
-from safety_plans.deps import CaseOwner, CaseReader, CaseWriter, SharedCaseReader, Supervisor, desk
+from safety_plans.deps import (
+    CaseManager,
+    CaseOwner,
+    CaseReader,
+    SharedCaseReader,
+    Supervisor,
+    desk,
+)
 from safety_plans.models import (
     BreakGlassCreate,
     BreakGlassPublic,
@@ -34,14 +41,14 @@ def list_consents_route(gate: CaseReader) -> list[ConsentPublic]:
 
 
 @router.post(CASE + "/consents", status_code=201)
-def record_consent_route(body: ConsentCreate, gate: CaseWriter) -> ConsentPublic:
+def record_consent_route(body: ConsentCreate, gate: CaseManager) -> ConsentPublic:
     """Record her consent to share sections of the case with one organisation until a date."""
     row = sharing.record_consent(gate.work, body)
     return sharing.consent_public(row, gate.cipher, gate.now)
 
 
 @router.post(CASE + "/consents/{consent_id}/withdraw")
-def withdraw_consent_route(consent_id: uuid.UUID, gate: CaseWriter) -> ConsentPublic:
+def withdraw_consent_route(consent_id: uuid.UUID, gate: CaseManager) -> ConsentPublic:
     """She withdraws a consent: the recipient's next read is refused."""
     row = sharing.withdraw_consent(gate.work, consent_id)
     return sharing.consent_public(row, gate.cipher, gate.now)

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, tuple_, update
 
 from core import audit, events
@@ -412,16 +413,23 @@ def link(work: Work, data: LinkCreate) -> CaseLink:
     session, now, case, user_id, _, actor = work
     if not _belongs(session, data.kind, data.target_id, case.organisation_id):
         raise InvalidInput(errors.NO_SUCH_TARGET.format(kind=data.kind.value.replace("_", " ")))
-    existing = session.exec(
-        select(CaseLink).where(CaseLink.kind == data.kind, CaseLink.target_id == data.target_id)
+    kind = data.kind.value.replace("_", " ")
+    taken = session.exec(
+        select(CaseLink.id).where(CaseLink.kind == data.kind, CaseLink.target_id == data.target_id)
     ).first()
-    if existing is not None:
-        raise Conflict(errors.ALREADY_LINKED.format(kind=data.kind.value.replace("_", " ")))
+    if taken is not None:
+        # Said as for a row that is not ours: whether another case holds it is not for this caller.
+        raise InvalidInput(errors.NO_SUCH_TARGET.format(kind=kind))
     row = CaseLink(
         case_id=case.id, kind=data.kind, target_id=data.target_id, linked_at=now, linked_by=user_id
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:  # linked by another case a moment ago
+        raise InvalidInput(errors.NO_SUCH_TARGET.format(kind=kind)) from exc
+    touch(session, case, now)
     _audit(session, now, actor, "case.linked", case, reason=f"{data.kind.value} {data.target_id}")
     return row
 

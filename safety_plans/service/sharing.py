@@ -17,6 +17,7 @@ from core.audit import AuditEvent
 from core.crypto import FieldCipher
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.models import Organisation, Role, User, UserRole
+from core.refusal import AuditedNotFound
 from notifications import service as outbox
 from notifications.models import Channel
 from safety_plans import errors
@@ -186,8 +187,11 @@ def open_break_glass(desk: Desk, data: BreakGlassCreate, *, base_url: str) -> Br
             SafetyCase.organisation_id == organisation_id, SafetyCase.number == data.case_number
         )
     ).first()
-    if case is None:
-        raise NotFound(errors.NOT_FOUND)
+    if case is None:  # a refused attempt all the same: it stays on record
+        audit.record(
+            session, now, actor, "case.break_glass_refused", SUBJECT, None, organisation_id
+        )
+        raise AuditedNotFound(errors.NOT_FOUND)
     if session.get(CaseMember, (case.id, user_id)) is not None:
         raise Conflict(errors.BREAK_GLASS_OWN_TEAM)
     key_id, sealed = cipher.seal_pair(data.reason, context=REASON_CONTEXT)

@@ -150,8 +150,14 @@ def work_list(
     steps = session.exec(
         select(AssistanceStep)
         .join(SafetyCase, col(SafetyCase.id) == col(AssistanceStep.case_id))
+        .join(
+            CaseMember,
+            (col(CaseMember.case_id) == col(AssistanceStep.case_id))
+            & (col(CaseMember.user_id) == user_id),
+        )
         .where(
             AssistanceStep.owner_id == user_id,
+            SafetyCase.status != CaseStatus.CLOSED,
             SafetyCase.organisation_id == organisation_id,
             col(AssistanceStep.status).in_(OPEN_STEP_STATUSES),
             col(AssistanceStep.due_at) <= now,

@@ -190,14 +190,14 @@ BAD: dict[str, Bad] = {
         "POST",
         case("/links"),
         lambda c, i: {"kind": "call", "target_id": NOBODY},
-        (422, "target_id: no such call in this organisation."),
+        (422, "target_id: not a call of this organisation that can be linked to this case."),
     ),
     "links: a stay of another organisation": Bad(
         "owner",
         "POST",
         case("/links"),
         lambda c, i: {"kind": "stay", "target_id": NOBODY},
-        (422, "target_id: no such stay in this organisation."),
+        (422, "target_id: not a stay of this organisation that can be linked to this case."),
     ),
     "links: wrong kind": Bad(
         "owner",
@@ -598,4 +598,5 @@ def test_every_bad_body_is_refused_exactly_and_changes_nothing(clinic: Clinic, d
         if after != before:
             changed[name] = {k: after[k] - before[k] for k in after if after[k] != before[k]}
     assert wrong == {}
-    assert changed == {}
+    # Only a refused attempt is kept: as one audit event, nothing else.
+    assert changed == {"break-glass: no such case": {"AuditEvent": 1}}

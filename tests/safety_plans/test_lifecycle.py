@@ -243,9 +243,10 @@ def test_a_stay_links_to_one_case_only(clinic: Clinic) -> None:
     ]
     c.case = c.open_case(name="Druga")
     again = c.client.post(c.url + "/links", json={"kind": "stay", "target_id": stay})
+    # Answered as for a stay that is not the organisation's: another case's is not for her to know.
     assert (again.status_code, again.json()["message"]) == (
-        409,
-        "That stay already belongs to a case.",
+        422,
+        "target_id: not a stay of this organisation that can be linked to this case.",
     )
     assert ok(c.client.get(c.url + "/links")) == []
     c.case = first
@@ -313,3 +314,45 @@ def test_a_high_assessment_calls_a_case_conference_a_supervisor_finishes(
     done = ok(c.client.post(f"{c.org}/case-tasks/{tasks[0]['id']}/done"))
     assert done["done_at"] == c.now.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert ok(c.client.get(c.org + "/case-tasks")) == []
+
+
+def test_a_step_belongs_to_someone_on_the_team_and_leaves_her_list_with_her(
+    clinic: Clinic,
+) -> None:
+    c = clinic
+    c.case = c.open_case(team=[str(c.member.id)])
+    c.as_(c.owner)
+    due = (c.now - timedelta(hours=1)).isoformat()
+    outside = c.client.post(
+        c.url + "/steps",
+        json={
+            "agency": "police",
+            "what": "MARKER-STEP",
+            "owner_id": str(c.spare.id),
+            "due_at": due,
+        },
+    )
+    assert (outside.status_code, outside.json()["message"]) == (
+        422,
+        errors.STEP_OWNER_NOT_A_COLLEAGUE,
+    )
+    made = c.client.post(
+        c.url + "/steps",
+        json={
+            "agency": "police",
+            "what": "MARKER-STEP",
+            "owner_id": str(c.member.id),
+            "due_at": due,
+        },
+    )
+    assert made.status_code == 201, made.text
+    c.as_(c.member)
+    assert [s["what"] for s in ok(c.client.get(c.cases + "/work-list"))["steps_overdue"]] == [
+        "MARKER-STEP"
+    ]
+    c.as_(c.owner)
+    ok(c.client.delete(f"{c.url}/team/{c.member.id}"))
+    c.as_(c.member)  # off the team: her step no longer shows her what it says
+    listed = c.client.get(c.cases + "/work-list")
+    assert listed.json()["steps_overdue"] == []
+    assert "MARKER" not in listed.text
