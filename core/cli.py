@@ -144,6 +144,7 @@ def scheduler() -> None:
     was down catches up on everything that fell due meanwhile.
     """
     import signal
+    import threading
 
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -158,9 +159,16 @@ def scheduler() -> None:
     for job in jobs.get_jobs():
         job.modify(next_run_time=application.state.clock.now())
 
+    stopping = threading.Event()
+
     def stop(_signum: int, _frame: object) -> None:
-        if jobs.running:  # a second signal while stopping changes nothing
-            jobs.shutdown(wait=True)
+        # Never wait inside the signal handler: the main thread it interrupted may hold a lock
+        # (a log handler's) that the running jobs need to finish. A thread waits for them instead.
+        if jobs.running and not stopping.is_set():  # a second signal changes nothing
+            stopping.set()
+            threading.Thread(
+                target=jobs.shutdown, kwargs={"wait": True}, name="scheduler-stop"
+            ).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
