@@ -3,6 +3,12 @@
 # Run:   docker run -e SIGURNA_MODE=production -e SIGURNA_SECRET_KEY=... \
 #          -e SIGURNA_DATABASE_URL=postgresql+psycopg://... -p 8000:8000 sigurna
 
+# The console's front-end packages, from the npm registry as package-lock.json pins them.
+FROM node:20-bookworm-slim AS assets
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -14,6 +20,8 @@ COPY shelters ./shelters
 COPY notifications ./notifications
 COPY referrals ./referrals
 COPY safety_plans ./safety_plans
+COPY console ./console
+COPY --from=assets /src/node_modules/htmx.org/dist/htmx.min.js ./console/static/vendor/htmx.min.js
 # Exactly the pinned direct dependencies of pyproject.toml, and the project itself.
 RUN /opt/venv/bin/pip install . && /opt/venv/bin/pip check
 

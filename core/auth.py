@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
+from starlette.responses import Response
 from sqlmodel import Session, col, delete, func, select, update
 
 from core import audit, events, throttle
 from core.audit import Actor
-from core.config import Settings
+from core.config import Mode, Settings
 from core.errors import Unauthenticated
 from core.events import AccountUnderAttack
 from core.models import (
@@ -33,6 +34,19 @@ LOGIN_FAILED_MESSAGE = (
     "Login failed: the e-mail address or password is wrong, or the account is temporarily "
     "locked after too many attempts. Try again, or ask your administrator."
 )
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    """The session travels only in this HttpOnly cookie (the API's login and the console's)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=settings.mode is not Mode.DEVELOPMENT,
+        samesite="lax",
+        path="/",
+    )
 
 
 def new_secret() -> str:

@@ -22,6 +22,10 @@ INSTALLED_DOMAINS: tuple[str, ...] = (
     "shelters",
     "safety_plans",
 )
+# Interfaces over every domain (the staff console): they may use any domain's routes, gates and
+# services, and no domain uses them. Each plugs itself in with `<pkg>.wiring.configure(app)`,
+# after the domains, so its routes pass the same start-up check of their policies.
+INSTALLED_INTERFACES: tuple[str, ...] = ("console",)
 
 
 def import_models() -> None:
@@ -42,9 +46,10 @@ def _module(package: str, name: str) -> Any | None:
 
 
 def hooks(name: str) -> list[Callable[[FastAPI], None]]:
-    """Each installed domain's `configure` or `on_shutdown`, in `<pkg>.wiring`."""
+    """Each installed domain's (then interface's) `configure` or `on_shutdown`, in
+    `<pkg>.wiring`."""
     found: list[Callable[[FastAPI], None]] = []
-    for package in INSTALLED_DOMAINS:
+    for package in (*INSTALLED_DOMAINS, *INSTALLED_INTERFACES):
         hook = getattr(_module(package, "wiring"), name, None)
         if hook is not None:
             found.append(hook)

@@ -134,6 +134,8 @@ class User(UserBase, table=True):
     password_changed_at: datetime = Field(sa_type=UTCDateTime)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The console's language for this person (console.i18n codes); None: the browser's.
+    locale: str | None = Field(default=None, max_length=16)
 
 
 class UserRole(SQLModel, table=True):

@@ -16,8 +16,14 @@ from sqlmodel import SQLModel, col, select
 from core import users
 from core.access import ALL_ROLES, Policy, Public, Scope, allow
 from core.audit import AuditEvent, AuditEventPublic
-from core.auth import LOGIN_FAILED_MESSAGE, SESSION_COOKIE, Principal, login, logout
-from core.config import Mode
+from core.auth import (
+    LOGIN_FAILED_MESSAGE,
+    SESSION_COOKIE,
+    Principal,
+    login,
+    logout,
+    set_session_cookie,
+)
 from core.context import Context, context
 from core.db import READ_ONLY, current_revisions
 from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
@@ -170,15 +176,7 @@ def login_route(
     if result.token is None or result.principal is None:
         # Returned, not raised: the failure count and the audit event must be committed.
         return JSONResponse(error_body("login_failed", LOGIN_FAILED_MESSAGE), status_code=401)
-    response.set_cookie(
-        SESSION_COOKIE,
-        result.token,
-        max_age=settings.session_absolute_hours * 3600,
-        httponly=True,
-        secure=settings.mode is not Mode.DEVELOPMENT,
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, result.token, settings)
     return _me(session, result.principal, now=now)
 
 

@@ -91,6 +91,16 @@ def enrol(act: Act, user: User) -> Enrolment:
     return Enrolment(secret=secret, uri=uri)
 
 
+def pending(session: Session, user: User, cipher: FieldCipher) -> Enrolment | None:
+    """The enrolment started and not yet confirmed (to show its secret again after a typo)."""
+    factor = factor_of(session, user.id)
+    if factor is None or factor.confirmed_at is not None:
+        return None
+    secret = _secret(factor, cipher)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+    return Enrolment(secret=secret, uri=uri)
+
+
 def _secret(factor: SecondFactor, cipher: FieldCipher) -> str:
     return (
         cipher.open_pair(factor.secret_key_id, factor.secret_sealed, context=SECRET_CONTEXT) or ""

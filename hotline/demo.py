@@ -10,9 +10,22 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from core.config import get_settings
+from core.crypto import cipher_from_settings
 from core.models import Organisation, User
-from hotline.models import DutyPhone, Hotline, PromptLanguage, Shift
+from core.phones import last_two
+from hotline.models import (
+    Call,
+    CallbackTask,
+    CallMode,
+    CallStatus,
+    DutyPhone,
+    Hotline,
+    PromptLanguage,
+    Shift,
+)
 from hotline.rota import local_instant
+from hotline.service.calls import CALLER_CONTEXT
 
 DEMO_ORGANISATION = "Demo SOS Line North"
 HOTLINE_NUMBER = "+442079460100"
@@ -76,7 +89,52 @@ def load(session: Session, *, now: datetime) -> list[str]:
             )
         )
     session.flush()
+    _missed_calls(session, organisation, hotline, now=now)
     return [
         f"Demo hotline {HOTLINE_NUMBER} (a number reserved for fiction) with a two-week rota;",
         "point a Twilio number's Voice URL at /hotline/voice to try real calls (see README).",
     ]
+
+
+# Two calls of last night that nobody accepted, from numbers reserved for fiction (sealed, as
+# every caller's number is; lists show the last two digits).
+MISSED = (
+    (timedelta(hours=3), "+61491570017", "N7K2QD"),
+    (timedelta(minutes=50), "+61491570042", "P4W9XB"),
+)
+
+
+def _missed_calls(
+    session: Session, organisation: Organisation, hotline: Hotline, *, now: datetime
+) -> None:
+    """Missed calls with their callback tasks, for the counselor's duty page."""
+    cipher = cipher_from_settings(get_settings())
+    for ago, number, ref in MISSED:
+        started = now - ago
+        key_id, sealed = cipher.seal_pair(number, context=CALLER_CONTEXT)
+        call = Call(
+            hotline_id=hotline.id,
+            call_sid="CA" + ref.lower().ljust(32, "0"),
+            started_at=started,
+            ended_at=started + timedelta(seconds=70),
+            mode=CallMode.DUTY,
+            status=CallStatus.ENDED,
+            caller_key_id=key_id,
+            caller_sealed=sealed,
+            caller_hash=cipher.keyed_hash(number, purpose="caller"),
+            caller_last2=last_two(number),
+            plan=[],
+        )
+        session.add(call)
+        session.flush()
+        session.add(
+            CallbackTask(
+                organisation_id=organisation.id,
+                hotline_id=hotline.id,
+                call_id=call.id,
+                short_ref=ref,
+                due_at=started + timedelta(minutes=30),
+                created_at=started,
+            )
+        )
+    session.flush()

@@ -12,7 +12,7 @@ from packaging.requirements import Requirement
 from setuptools.config.pyprojecttoml import apply_configuration
 from setuptools.dist import Distribution
 
-from core.domains import INSTALLED_DOMAINS
+from core.domains import INSTALLED_DOMAINS, INSTALLED_INTERFACES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def test_every_installed_domain_is_packaged_and_copied_into_the_image() -> None:
         p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     }
     copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.M))
-    packages = {"core", *INSTALLED_DOMAINS}
+    packages = {"core", *INSTALLED_DOMAINS, *INSTALLED_INTERFACES}
     assert packages == included
     assert packages <= copied
 

@@ -428,6 +428,7 @@ def test_keys_rotate_reseals_the_demo_under_the_new_key_and_keys_status_shows_it
         "safety_plan_revision.sealed": {"k2": 2},
         "safety_assistance_step.what_sealed": {"k2": 2},
         "safety_consent.purpose_sealed": {"k2": 1},
+        "hotline_call.caller_sealed": {"k2": 2},
     }
     total = sum(n for keys in demo.values() for n in keys.values())
     use_keys(monkeypatch, f"k3:{K3},{TEST_ENCRYPTION_KEYS}")
@@ -440,7 +441,7 @@ def test_keys_rotate_reseals_the_demo_under_the_new_key_and_keys_status_shows_it
     assert status.stdout.splitlines()[0] == "active key: k3 (configured: k3, k2, k1)"
     assert lines["shelter.address_sealed"] == ["k2", "2"]
     assert lines["shelter_bed.out_of_service_reason_sealed"][0] == "none"
-    assert lines["hotline_call.caller_sealed"] == ["no", "rows"]
+    assert lines["hotline_call.caller_sealed"] == ["k2", "2"]
     assert lines["total"] == ["k2", f"{total},", "none", str(empty)]
 
     rotated = run("keys", "rotate", "--batch", "1")
@@ -458,7 +459,7 @@ def test_keys_rotate_reseals_the_demo_under_the_new_key_and_keys_status_shows_it
     assert table["shelter.address_sealed"] == ["0", "2", "0", "0"]
     assert table["shelter_stay.municipality_sealed"] == ["0", "1", "0", "0"]
     assert table["shelter_stay_member.name_sealed"] == ["0", "2", "0", "0"]
-    assert table["hotline_call.caller_sealed"] == ["0", "0", "0", "0"]
+    assert table["hotline_call.caller_sealed"] == ["0", "2", "0", "0"]
     assert table["total"] == ["0", str(total), "0", "0"]
     assert demo_under_keys(operator) == {
         name: {"k3": n} for name, keys in demo.items() for n in keys.values()
