@@ -1,0 +1,206 @@
+"""One case's page: the card, its status and history, links, contacts, services and the steps
+of the assistance plan (`GET …/cases/{case_id}` and the lists the same `CaseReader` gate
+answers), and the forms that add to it, each behind the gate of the API route it posts to."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from console.forms import Form, attempt, local_instants, local_value, parse, values
+from console.pages.cases_common import LABELS, case_url
+from console.render import N_, PREFIX, done_messages, page, redirect, view_of
+from core.errors import AppError
+from safety_plans.deps import CaseGate, CaseManager, CaseReader, CaseStatusWriter, CaseWriter
+from safety_plans.models import (
+    ConsentCreate,
+    ContactCreate,
+    LinkCreate,
+    ServiceCreate,
+    StatusCreate,
+    StepCreate,
+    StepUpdate,
+)
+from safety_plans.router import cases as api
+from safety_plans.router import plans as plan_api
+from safety_plans.router import sharing as sharing_api
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+CASE = "/o/{org_id}/cases/{case_id}"
+
+done_messages(
+    {
+        "case_status": N_("The case's status is changed."),
+        "case_linked": N_("The record is linked to the case."),
+        "contact_logged": N_("The contact is logged."),
+        "service_logged": N_("The service is logged."),
+        "step_added": N_("The step is added to the assistance plan."),
+        "step_updated": N_("The step is updated."),
+        "consent_recorded": N_("Her consent is recorded."),
+        "consent_withdrawn": N_("Her consent is withdrawn."),
+    }
+)
+
+
+def _case_page(
+    request: Request,
+    gate: CaseGate,
+    *,
+    code: int = 200,
+    failed: str | None = None,
+    form: str | None = None,
+) -> Response:
+    """The case page (the reads of `GET …/cases/{case_id}`, `/status`, `/links`, `/contacts`,
+    `/services`, `/steps`, `/consents`: one gate, one audited read)."""
+    view = view_of(request, gate.ctx)
+    zone = view.formats.zone
+    return page(
+        view,
+        "cases/case.html",
+        code,
+        active="cases",
+        case=api.get_case_route(gate),
+        history=api.status_history_route(gate),
+        links=api.list_links_route(gate),
+        contacts=api.list_contacts_route(gate),
+        services=api.list_services_route(gate),
+        steps=plan_api.list_steps_route(gate),
+        consents=sharing_api.list_consents_route(gate),
+        labels=LABELS,
+        now_local=local_value(gate.now, zone),
+        failed=failed,
+        failed_form=form,
+    )
+
+
+@router.get(CASE)
+def case_page(request: Request, gate: CaseReader) -> Response:
+    return _case_page(request, gate)
+
+
+def _act(
+    request: Request,
+    gate: CaseGate,
+    form_name: str,
+    act: Callable[[], Any],
+    done: str,
+) -> Response:
+    """Do the act; on failure the case page again with the problem (nothing changed)."""
+    try:
+        with attempt(gate.session):
+            act()
+    except AppError as exc:
+        return _case_page(request, gate, code=exc.status_code, failed=exc.message, form=form_name)
+    return redirect(case_url(gate.case.organisation_id, gate.case.id), done=done)
+
+
+@router.post(CASE + "/status")
+def status_form(request: Request, form: Form, gate: CaseStatusWriter) -> Response:
+    """Make the case dormant, close it with a reason, or reopen it."""
+    data = values(form)
+    return _act(
+        request,
+        gate,
+        "status",
+        lambda: api.change_status_route(parse(StatusCreate, data), gate),
+        "case_status",
+    )
+
+
+@router.post(CASE + "/links")
+def link_form(request: Request, form: Form, gate: CaseWriter) -> Response:
+    data = values(form)
+    return _act(
+        request, gate, "link", lambda: api.link_route(parse(LinkCreate, data), gate), "case_linked"
+    )
+
+
+@router.post(CASE + "/contacts")
+def contact_form(request: Request, form: Form, gate: CaseWriter) -> Response:
+    data = values(form)
+    local_instants(data, ("occurred_at",), view_of(request, gate.ctx).formats.zone)
+    return _act(
+        request,
+        gate,
+        "contact",
+        lambda: api.add_contact_route(parse(ContactCreate, data), gate),
+        "contact_logged",
+    )
+
+
+@router.post(CASE + "/services")
+def service_form(request: Request, form: Form, gate: CaseWriter) -> Response:
+    data = values(form)
+    local_instants(data, ("given_at",), view_of(request, gate.ctx).formats.zone)
+    if data.get("kind") != "escort":
+        # The escort's two fields belong to an escort only; the form always shows them.
+        data.pop("escort_place", None)
+        data.pop("at_night", None)
+    elif "escort_place" in data:
+        data.setdefault("at_night", "false")
+    return _act(
+        request,
+        gate,
+        "service",
+        lambda: api.add_service_route(parse(ServiceCreate, data), gate),
+        "service_logged",
+    )
+
+
+@router.post(CASE + "/steps")
+def step_form(request: Request, form: Form, gate: CaseWriter) -> Response:
+    data = values(form)
+    local_instants(data, ("due_at",), view_of(request, gate.ctx).formats.zone)
+    return _act(
+        request,
+        gate,
+        "step",
+        lambda: plan_api.add_step_route(parse(StepCreate, data), gate),
+        "step_added",
+    )
+
+
+@router.post(CASE + "/steps/{step_id}")
+def step_update_form(
+    request: Request, form: Form, step_id: uuid.UUID, gate: CaseWriter
+) -> Response:
+    """Move a step on (in progress, done, cancelled) or change its due date."""
+    data = values(form)
+    local_instants(data, ("due_at",), view_of(request, gate.ctx).formats.zone)
+    return _act(
+        request,
+        gate,
+        f"step-{step_id}",
+        lambda: plan_api.update_step_route(step_id, parse(StepUpdate, data), gate),
+        "step_updated",
+    )
+
+
+@router.post(CASE + "/consents")
+def consent_form(request: Request, form: Form, gate: CaseManager) -> Response:
+    """Record her consent to share sections with one organisation until a date."""
+    data = values(form, lists=("sections",))
+    local_instants(data, ("expires_at",), view_of(request, gate.ctx).formats.zone)
+    return _act(
+        request,
+        gate,
+        "consent",
+        lambda: sharing_api.record_consent_route(parse(ConsentCreate, data), gate),
+        "consent_recorded",
+    )
+
+
+@router.post(CASE + "/consents/{consent_id}/withdraw")
+def withdraw_form(
+    request: Request, form: Form, consent_id: uuid.UUID, gate: CaseManager
+) -> Response:
+    """She withdraws a consent: the recipient's next read is refused."""
+    return _act(
+        request,
+        gate,
+        "consent",
+        lambda: sharing_api.withdraw_consent_route(consent_id, gate),
+        "consent_withdrawn",
+    )

@@ -1,0 +1,25 @@
+"""How the console plugs into the application: its pages, its assets, its error pages and the
+headers of every answer under /console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from console import errors, security
+from console.pages import router
+from console.render import PREFIX
+
+STATIC_URL = PREFIX + "/static"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def configure(app: FastAPI) -> None:
+    app.include_router(router)
+    # The style sheet, the script and the vendored packages (htmx from npm, `make install`).
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR, check_dir=False), name="console-static")
+    app.state.non_api_routes = app.state.non_api_routes | {STATIC_URL}
+    app.middleware("http")(security.headers_middleware)
+    errors.install(app)
