@@ -7,22 +7,24 @@ model's default applies); fields that may repeat (checkboxes, several children) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from console.security import FORM_FIELD, check_form
 from core.db import keeps_writes
-from core.errors import InvalidInput, describe_validation_errors
+from core.errors import AppError, InvalidInput, describe_validation_errors
 
 Model = TypeVar("Model", bound=BaseModel)
+Result = TypeVar("Result")
 
 
 async def checked_form(request: Request) -> FormData:
@@ -75,6 +77,23 @@ def attempt(session: Session) -> Iterator[None]:
             savepoint.rollback()
         raise
     savepoint.commit()
+
+
+def act(
+    session: Session,
+    work: Callable[[], Result],
+    failed: Callable[[int, str], Response],
+    after: Callable[[Result], Response] | Response,
+) -> Response:
+    """A form's act: `work` (reading the form and calling the API route function) inside
+    `attempt(session)`; refused with an `AppError`, `failed(status, message)` (the page again
+    with the problem), else `after` (its result in hand: usually a redirect with a done key)."""
+    try:
+        with attempt(session):
+            result = work()
+    except AppError as exc:
+        return failed(exc.status_code, exc.message)
+    return after if isinstance(after, Response) else after(result)
 
 
 def local_instant(value: object, zone: ZoneInfo, field: str = "time") -> str | None:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
-from starlette.responses import Response
 from sqlmodel import Session, col, delete, func, select, update
+from starlette.responses import Response
 
 from core import audit, events, throttle
 from core.audit import Actor

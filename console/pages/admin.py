@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages import admin_hotlines, admin_tokens
 from console.pages.duty_common import ROLE_LABELS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
@@ -18,7 +18,6 @@ from core import router as api
 from core import second_factor_router as factor_api
 from core.context import Context
 from core.deps import HasherDep, SettingsDep
-from core.errors import AppError
 from core.models import ROLES_BY_KIND, Role, UserCreate, UserUpdate
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -81,19 +80,23 @@ def create_user_form(
     hasher: HasherDep,
 ) -> Response:
     """Create an account; its one-time password is shown on this answer only."""
-    try:
+
+    def work() -> Any:
         body = parse(UserCreate, _account_data(form))
-        with attempt(ctx.session):
-            created = api.create_user_route(org_id, body, ctx, settings, hasher)
-    except AppError as exc:
-        return _users_page(request, org_id, ctx, exc.status_code, exc.message)
-    return page(
-        view_of(request, ctx),
-        "admin/one_time_password.html",
-        active="users",
-        user=created,
-        password=created.one_time_password,
-        created=True,
+        return api.create_user_route(org_id, body, ctx, settings, hasher)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _users_page(request, org_id, ctx, status, message),
+        lambda created: page(
+            view_of(request, ctx),
+            "admin/one_time_password.html",
+            active="users",
+            user=created,
+            password=created.one_time_password,
+            created=True,
+        ),
     )
 
 
@@ -129,19 +132,28 @@ def update_user_form(
     request: Request, org_id: uuid.UUID, user_id: uuid.UUID, form: Form, ctx: api.OrgAdmin
 ) -> Response:
     """Change the name, volunteer flag or roles (PATCH users/{user_id})."""
-    try:
+
+    def work() -> Any:
         data = _account_data(form)
         data.setdefault("roles", [])  # every box unchecked: no roles, which is refused
         body = parse(UserUpdate, data)
-        with attempt(ctx.session):
-            api.update_user_route(org_id, user_id, body, ctx)
-    except AppError as exc:
-        return _user_page(request, org_id, user_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/users/{user_id}", done="user_saved")
+        return api.update_user_route(org_id, user_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _user_page(request, org_id, user_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/users/{user_id}", done="user_saved"),
+    )
 
 
 def _reason_form(
-    request: Request, org_id: uuid.UUID, user_id: uuid.UUID, form: FormData, ctx: Context, act: str
+    request: Request,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    form: FormData,
+    ctx: Context,
+    action: str,
 ) -> Response:
     """Disable, enable or log out everywhere, with an optional reason for the audit log."""
     actions = {
@@ -149,14 +161,18 @@ def _reason_form(
         "enable": (api.enable_user_route, "user_enabled"),
         "revoke-sessions": (api.revoke_sessions_route, "sessions_revoked"),
     }
-    route, done = actions[act]
-    try:
+    route, done = actions[action]
+
+    def work() -> Any:
         body = parse(api.Reason, values(form))
-        with attempt(ctx.session):
-            route(org_id, user_id, ctx, body)
-    except AppError as exc:
-        return _user_page(request, org_id, user_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/users/{user_id}", done=done)
+        return route(org_id, user_id, ctx, body)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _user_page(request, org_id, user_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/users/{user_id}", done=done),
+    )
 
 
 @router.post(USER + "/disable")
@@ -219,12 +235,12 @@ def reset_second_factor_form(
     request: Request, org_id: uuid.UUID, user_id: uuid.UUID, form: Form, ctx: factor_api.OrgAdmin
 ) -> Response:
     """Remove a lost second factor (POST users/{user_id}/second-factor/reset)."""
-    try:
-        with attempt(ctx.session):
-            factor_api.reset_route(org_id, user_id, ctx)
-    except AppError as exc:
-        return _user_page(request, org_id, user_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/users/{user_id}", done="second_factor_reset")
+    return act(
+        ctx.session,
+        lambda: factor_api.reset_route(org_id, user_id, ctx),
+        lambda status, message: _user_page(request, org_id, user_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/users/{user_id}", done="second_factor_reset"),
+    )
 
 
 router.include_router(admin_tokens.router)

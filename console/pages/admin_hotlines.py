@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
-from core.errors import AppError
 from hotline.deps import OversightCtx, ReaderCtx, roster_follows_changes
 from hotline.models import WEEKDAYS, HotlineCreate, HotlinePublic, HotlineUpdate, PromptLanguage
 from hotline.router import hotlines as hotlines_api
@@ -108,13 +107,19 @@ def create_hotline_form(
     request: Request, org_id: uuid.UUID, form: Form, ctx: OversightCtx
 ) -> Response:
     """Set up a hotline; its zone and holiday country default to the organisation's."""
-    try:
+
+    def work() -> Any:
         body = parse(HotlineCreate, _hotline_data(form))
-        with attempt(ctx.session):
-            created = hotlines_api.create_hotline_route(org_id, body, ctx)
-    except AppError as exc:
-        return _list_page(request, org_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/hotlines/{created.id}", done="hotline_created")
+        return hotlines_api.create_hotline_route(org_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _list_page(request, org_id, ctx, status, message),
+        lambda created: redirect(
+            f"{PREFIX}/o/{org_id}/hotlines/{created.id}", done="hotline_created"
+        ),
+    )
 
 
 def _hotline_page(
@@ -152,10 +157,14 @@ def update_hotline_form(
     request: Request, org_id: uuid.UUID, hotline_id: uuid.UUID, form: Form, ctx: OversightCtx
 ) -> Response:
     """Change a hotline's configuration (PATCH hotlines/{hotline_id})."""
-    try:
+
+    def work() -> Any:
         body = parse(HotlineUpdate, _hotline_data(form))
-        with attempt(ctx.session):
-            hotlines_api.update_hotline_route(org_id, hotline_id, body, ctx)
-    except AppError as exc:
-        return _hotline_page(request, org_id, hotline_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/hotlines/{hotline_id}", done="hotline_saved")
+        return hotlines_api.update_hotline_route(org_id, hotline_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _hotline_page(request, org_id, hotline_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/hotlines/{hotline_id}", done="hotline_saved"),
+    )

@@ -3,16 +3,16 @@ country, time zone). Included by `console.pages.admin`."""
 
 import uuid
 import zoneinfo
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, local_instant, parse, values
+from console.forms import Form, act, local_instant, parse, values
 from console.pages.duty_common import ROLE_LABELS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core import router as api
 from core.context import Context
-from core.errors import AppError
 from core.models import TOKEN_ROLES, ApiTokenCreate, ApiTokenCreated, OrganisationUpdate, Role
 
 router = APIRouter(include_in_schema=False)  # included under PREFIX by console.pages.admin
@@ -58,30 +58,37 @@ def create_token_form(
     request: Request, org_id: uuid.UUID, form: Form, ctx: api.OrgAdmin
 ) -> Response:
     """Issue a token; its secret is shown on this answer only."""
-    try:
+
+    def work() -> Any:
         data = values(form)
         if "expires_at" in data:
             zone = view_of(request, ctx).formats.zone
             data["expires_at"] = local_instant(data["expires_at"], zone, "expires_at")
         body = parse(ApiTokenCreate, data)
-        with attempt(ctx.session):
-            created = api.create_token_route(org_id, body, ctx)
-    except AppError as exc:
-        return _tokens_page(request, org_id, ctx, exc.status_code, exc.message)
-    return _tokens_page(request, org_id, ctx, created=created)
+        return api.create_token_route(org_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _tokens_page(request, org_id, ctx, status, message),
+        lambda created: _tokens_page(request, org_id, ctx, created=created),
+    )
 
 
 @router.post(TOKENS + "/{token_id}/revoke")
 def revoke_token_form(
     request: Request, org_id: uuid.UUID, token_id: uuid.UUID, form: Form, ctx: api.OrgAdmin
 ) -> Response:
-    try:
+    def work() -> Any:
         body = parse(api.Reason, values(form))
-        with attempt(ctx.session):
-            api.revoke_token_route(org_id, token_id, ctx, body)
-    except AppError as exc:
-        return _tokens_page(request, org_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/tokens", done="token_revoked")
+        return api.revoke_token_route(org_id, token_id, ctx, body)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _tokens_page(request, org_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/tokens", done="token_revoked"),
+    )
 
 
 def _settings_page(
@@ -106,10 +113,13 @@ def settings_page(request: Request, org_id: uuid.UUID, ctx: api.OrgAdmin) -> Res
 
 @router.post(SETTINGS)
 def settings_form(request: Request, org_id: uuid.UUID, form: Form, ctx: api.OrgAdmin) -> Response:
-    try:
+    def work() -> Any:
         body = parse(OrganisationUpdate, values(form))
-        with attempt(ctx.session):
-            api.update_organisation_route(org_id, body, ctx)
-    except AppError as exc:
-        return _settings_page(request, org_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/settings", done="settings_saved")
+        return api.update_organisation_route(org_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _settings_page(request, org_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/settings", done="settings_saved"),
+    )

@@ -4,15 +4,13 @@ answers), and the forms that add to it, each behind the gate of the API route it
 
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, local_instants, local_value, parse, values
+from console.forms import Form, act, local_instants, local_value, parse, values
 from console.pages.cases_common import LABELS, case_url
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
-from core.errors import AppError
 from safety_plans.deps import CaseGate, CaseManager, CaseReader, CaseStatusWriter, CaseWriter
 from safety_plans.models import (
     ConsentCreate,
@@ -80,19 +78,16 @@ def case_page(request: Request, gate: CaseReader) -> Response:
     return _case_page(request, gate)
 
 
-def _act(
-    request: Request,
-    gate: CaseGate,
-    form_name: str,
-    act: Callable[[], Any],
-    done: str,
-) -> Response:
-    """Do the act; on failure the case page again with the problem (nothing changed)."""
-    try:
-        with attempt(gate.session):
-            act()
-    except AppError as exc:
-        return _case_page(request, gate, code=exc.status_code, failed=exc.message, form=form_name)
+def _failed(request: Request, gate: CaseGate, form_name: str) -> Callable[[int, str], Response]:
+    """The case page again with the problem, beside the form that failed (nothing changed)."""
+
+    def failed(code: int, message: str) -> Response:
+        return _case_page(request, gate, code=code, failed=message, form=form_name)
+
+    return failed
+
+
+def _back(gate: CaseGate, done: str) -> Response:
     return redirect(case_url(gate.case.organisation_id, gate.case.id), done=done)
 
 
@@ -100,20 +95,22 @@ def _act(
 def status_form(request: Request, form: Form, gate: CaseStatusWriter) -> Response:
     """Make the case dormant, close it with a reason, or reopen it."""
     data = values(form)
-    return _act(
-        request,
-        gate,
-        "status",
+    return act(
+        gate.session,
         lambda: api.change_status_route(parse(StatusCreate, data), gate),
-        "case_status",
+        _failed(request, gate, "status"),
+        _back(gate, "case_status"),
     )
 
 
 @router.post(CASE + "/links")
 def link_form(request: Request, form: Form, gate: CaseWriter) -> Response:
     data = values(form)
-    return _act(
-        request, gate, "link", lambda: api.link_route(parse(LinkCreate, data), gate), "case_linked"
+    return act(
+        gate.session,
+        lambda: api.link_route(parse(LinkCreate, data), gate),
+        _failed(request, gate, "link"),
+        _back(gate, "case_linked"),
     )
 
 
@@ -121,12 +118,11 @@ def link_form(request: Request, form: Form, gate: CaseWriter) -> Response:
 def contact_form(request: Request, form: Form, gate: CaseWriter) -> Response:
     data = values(form)
     local_instants(data, ("occurred_at",), view_of(request, gate.ctx).formats.zone)
-    return _act(
-        request,
-        gate,
-        "contact",
+    return act(
+        gate.session,
         lambda: api.add_contact_route(parse(ContactCreate, data), gate),
-        "contact_logged",
+        _failed(request, gate, "contact"),
+        _back(gate, "contact_logged"),
     )
 
 
@@ -140,12 +136,11 @@ def service_form(request: Request, form: Form, gate: CaseWriter) -> Response:
         data.pop("at_night", None)
     elif "escort_place" in data:
         data.setdefault("at_night", "false")
-    return _act(
-        request,
-        gate,
-        "service",
+    return act(
+        gate.session,
         lambda: api.add_service_route(parse(ServiceCreate, data), gate),
-        "service_logged",
+        _failed(request, gate, "service"),
+        _back(gate, "service_logged"),
     )
 
 
@@ -153,12 +148,11 @@ def service_form(request: Request, form: Form, gate: CaseWriter) -> Response:
 def step_form(request: Request, form: Form, gate: CaseWriter) -> Response:
     data = values(form)
     local_instants(data, ("due_at",), view_of(request, gate.ctx).formats.zone)
-    return _act(
-        request,
-        gate,
-        "step",
+    return act(
+        gate.session,
         lambda: plan_api.add_step_route(parse(StepCreate, data), gate),
-        "step_added",
+        _failed(request, gate, "step"),
+        _back(gate, "step_added"),
     )
 
 
@@ -169,12 +163,11 @@ def step_update_form(
     """Move a step on (in progress, done, cancelled) or change its due date."""
     data = values(form)
     local_instants(data, ("due_at",), view_of(request, gate.ctx).formats.zone)
-    return _act(
-        request,
-        gate,
-        f"step-{step_id}",
+    return act(
+        gate.session,
         lambda: plan_api.update_step_route(step_id, parse(StepUpdate, data), gate),
-        "step_updated",
+        _failed(request, gate, f"step-{step_id}"),
+        _back(gate, "step_updated"),
     )
 
 
@@ -183,12 +176,11 @@ def consent_form(request: Request, form: Form, gate: CaseManager) -> Response:
     """Record her consent to share sections with one organisation until a date."""
     data = values(form, lists=("sections",))
     local_instants(data, ("expires_at",), view_of(request, gate.ctx).formats.zone)
-    return _act(
-        request,
-        gate,
-        "consent",
+    return act(
+        gate.session,
         lambda: sharing_api.record_consent_route(parse(ConsentCreate, data), gate),
-        "consent_recorded",
+        _failed(request, gate, "consent"),
+        _back(gate, "consent_recorded"),
     )
 
 
@@ -197,10 +189,9 @@ def withdraw_form(
     request: Request, form: Form, consent_id: uuid.UUID, gate: CaseManager
 ) -> Response:
     """She withdraws a consent: the recipient's next read is refused."""
-    return _act(
-        request,
-        gate,
-        "consent",
+    return act(
+        gate.session,
         lambda: sharing_api.withdraw_consent_route(consent_id, gate),
-        "consent_withdrawn",
+        _failed(request, gate, "consent"),
+        _back(gate, "consent_withdrawn"),
     )

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages.cases_common import (
     ESCAPE_FIELDS,
     LABELS,
@@ -18,7 +18,6 @@ from console.pages.cases_common import (
 )
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.deps import SettingsDep
-from core.errors import AppError
 from safety_plans.deps import SharedCaseReader, Supervisor
 from safety_plans.models import BreakGlassCreate, SignOff
 from safety_plans.router import sharing as api
@@ -71,20 +70,20 @@ def break_glass_form(
 ) -> Response:
     """Open a case by its number with a written reason (`POST …/break-glass`); then the case."""
     data = values(form)
-    try:
-        with attempt(ctx.session):
-            made = api.break_glass_route(org_id, parse(BreakGlassCreate, data), ctx, settings)
-    except AppError as exc:
-        return _break_glass_page(
+    return act(
+        ctx.session,
+        lambda: api.break_glass_route(org_id, parse(BreakGlassCreate, data), ctx, settings),
+        lambda status, message: _break_glass_page(
             request,
             org_id,
             ctx,
-            code=exc.status_code,
-            failed=exc.message,
+            code=status,
+            failed=message,
             failed_form="open",
             entered={k: str(v) for k, v in data.items()},
-        )
-    return redirect(case_url(org_id, made.case_id), done="break_glass_opened")
+        ),
+        lambda made: redirect(case_url(org_id, made.case_id), done="break_glass_opened"),
+    )
 
 
 @router.post("/o/{org_id}/break-glass/{opening_id}/sign-off")
@@ -93,19 +92,19 @@ def sign_off_form(
 ) -> Response:
     """A second supervisor signs an opening off with a note."""
     data = values(form)
-    try:
-        with attempt(ctx.session):
-            api.sign_off_route(org_id, opening_id, parse(SignOff, data), ctx)
-    except AppError as exc:
-        return _break_glass_page(
+    return act(
+        ctx.session,
+        lambda: api.sign_off_route(org_id, opening_id, parse(SignOff, data), ctx),
+        lambda status, message: _break_glass_page(
             request,
             org_id,
             ctx,
-            code=exc.status_code,
-            failed=exc.message,
+            code=status,
+            failed=message,
             failed_form=str(opening_id),
-        )
-    return redirect(org_url(org_id) + "/break-glass", done="break_glass_signed")
+        ),
+        redirect(org_url(org_id) + "/break-glass", done="break_glass_signed"),
+    )
 
 
 @router.get("/o/{org_id}/case-tasks")
@@ -125,20 +124,20 @@ def tasks_page(request: Request, org_id: uuid.UUID, ctx: Supervisor) -> Response
 def task_done_form(
     request: Request, form: Form, org_id: uuid.UUID, task_id: uuid.UUID, ctx: Supervisor
 ) -> Response:
-    try:
-        with attempt(ctx.session):
-            api.finish_task_route(org_id, task_id, ctx)
-    except AppError as exc:
-        return page(
+    return act(
+        ctx.session,
+        lambda: api.finish_task_route(org_id, task_id, ctx),
+        lambda status, message: page(
             view_of(request, ctx),
             "cases/tasks.html",
-            exc.status_code,
+            status,
             active="cases",
             tasks=api.tasks_route(org_id, ctx, open_only=True),
             labels=LABELS,
-            failed=exc.message,
-        )
-    return redirect(org_url(org_id) + "/case-tasks", done="case_task_done")
+            failed=message,
+        ),
+        redirect(org_url(org_id) + "/case-tasks", done="case_task_done"),
+    )
 
 
 @router.get("/shared-cases/{case_id}")

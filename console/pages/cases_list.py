@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages.cases_common import AGE_BANDS, LABELS, VIOLENCE, case_url, words
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
-from core.errors import AppError
 from safety_plans.deps import Worker
 from safety_plans.models import CaseCreate, CaseStatus
 from safety_plans.router import cases as api
@@ -68,11 +67,11 @@ def open_case_form(request: Request, form: Form, org_id: uuid.UUID, ctx: Worker)
     data = values(form, lists=("violence_types",))
     if "languages" in data:
         data["languages"] = words(data["languages"])
-    try:
-        with attempt(ctx.session):
-            made = api.create_case_route(org_id, parse(CaseCreate, data), ctx)
-    except AppError as exc:
-        return _list_page(
-            request, org_id, ctx, code=exc.status_code, failed=exc.message, entered=data
-        )
-    return redirect(case_url(org_id, made.id), done="case_opened")
+    return act(
+        ctx.session,
+        lambda: api.create_case_route(org_id, parse(CaseCreate, data), ctx),
+        lambda status, message: _list_page(
+            request, org_id, ctx, code=status, failed=message, entered=data
+        ),
+        lambda made: redirect(case_url(org_id, made.id), done="case_opened"),
+    )

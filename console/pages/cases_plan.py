@@ -10,10 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages.cases_common import ESCAPE_FIELDS, LABELS, PLAN_FIELDS, PLAN_TEXTS, case_url
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
-from core.errors import AppError, NotFound
+from core.errors import NotFound
 from safety_plans.deps import CaseGate, CaseOwner, CaseReader, CaseWriter
 from safety_plans.models import AssessmentCreate, PlanContent, PlanRevisionPublic
 from safety_plans.risk import instrument
@@ -81,13 +81,13 @@ def _assessment_body(data: dict[str, Any]) -> dict[str, Any]:
 def risk_form(request: Request, form: Form, gate: CaseWriter) -> Response:
     """Answer the instrument (`POST …/risk-assessments`); the level is computed there."""
     body = _assessment_body(values(form))
-    try:
-        with attempt(gate.session):
-            api.assess_route(parse(AssessmentCreate, body), gate)
-    except AppError as exc:
-        return _risk_page(request, gate, code=exc.status_code, failed=exc.message, entered=body)
-    return redirect(
-        case_url(gate.case.organisation_id, gate.case.id) + "/risk", done="risk_assessed"
+    return act(
+        gate.session,
+        lambda: api.assess_route(parse(AssessmentCreate, body), gate),
+        lambda status, message: _risk_page(
+            request, gate, code=status, failed=message, entered=body
+        ),
+        redirect(case_url(gate.case.organisation_id, gate.case.id) + "/risk", done="risk_assessed"),
     )
 
 
@@ -164,15 +164,13 @@ def plan_page(request: Request, gate: CaseReader) -> Response:
 def plan_form(request: Request, form: Form, gate: CaseWriter) -> Response:
     """Save the whole plan as a new revision (`POST …/plan`)."""
     body = _plan_body(values(form))
-    try:
-        with attempt(gate.session):
-            api.revise_plan_route(parse(PlanContent, body), gate)
-    except AppError as exc:
-        return _plan_page(
-            request, gate, code=exc.status_code, failed=exc.message, entered=_draft(body)
-        )
-    return redirect(
-        case_url(gate.case.organisation_id, gate.case.id) + "/plan", done="plan_revised"
+    return act(
+        gate.session,
+        lambda: api.revise_plan_route(parse(PlanContent, body), gate),
+        lambda status, message: _plan_page(
+            request, gate, code=status, failed=message, entered=_draft(body)
+        ),
+        redirect(case_url(gate.case.organisation_id, gate.case.id) + "/plan", done="plan_revised"),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages import duty_calls
 from console.pages.duty_common import OUTCOME_LABELS, POSITION_LABELS, SAFE_LABELS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
@@ -94,13 +94,17 @@ def task_form(
     request: Request, org_id: uuid.UUID, task_id: uuid.UUID, form: Form, ctx: CaseworkCtx
 ) -> Response:
     """Say whether calling back is safe (PATCH callback-tasks/{task_id})."""
-    try:
+
+    def work() -> Any:
         body = parse(TaskUpdate, values(form))
-        with attempt(ctx.session):
-            calls_api.update_task(org_id, task_id, body, ctx)
-    except AppError as exc:
-        return _duty_page(request, org_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/duty", done="task_saved")
+        return calls_api.update_task(org_id, task_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _duty_page(request, org_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/duty", done="task_saved"),
+    )
 
 
 @router.post(DUTY + "/tasks/{task_id}/close")
@@ -108,13 +112,17 @@ def close_task_form(
     request: Request, org_id: uuid.UUID, task_id: uuid.UUID, form: Form, ctx: CaseworkCtx
 ) -> Response:
     """Close a task with how it ended (POST callback-tasks/{task_id}/close)."""
-    try:
+
+    def work() -> Any:
         body = parse(TaskClose, values(form))
-        with attempt(ctx.session):
-            calls_api.close_task(org_id, task_id, body, ctx)
-    except AppError as exc:
-        return _duty_page(request, org_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/duty", done="task_closed")
+        return calls_api.close_task(org_id, task_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _duty_page(request, org_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/duty", done="task_closed"),
+    )
 
 
 # --- her own shifts and calendar link ------------------------------------------------------------
@@ -200,13 +208,17 @@ def phone_form(
     request: Request, org_id: uuid.UUID, form: Form, ctx: DutyStaffCtx, settings: SettingsDep
 ) -> Response:
     """Set her duty mobile (PUT duty-phones/me); a code goes to it by SMS."""
-    try:
+
+    def work() -> Any:
         body = parse(DutyPhoneSet, values(form))
-        with attempt(ctx.session):
-            hotlines_api.set_duty_phone_route(org_id, body, ctx, settings)
-    except AppError as exc:
-        return _phone_page(request, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/duty/phone", done="phone_code_sent")
+        return hotlines_api.set_duty_phone_route(org_id, body, ctx, settings)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _phone_page(request, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/duty/phone", done="phone_code_sent"),
+    )
 
 
 @router.post(DUTY + "/phone/verify", dependencies=ROSTER)

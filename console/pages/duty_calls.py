@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages.duty_common import (
     CALLER_TYPE_LABELS,
     MODE_LABELS,
@@ -18,7 +18,6 @@ from console.pages.duty_common import (
 )
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
-from core.errors import AppError
 from hotline.deps import CaseworkCtx
 from hotline.models import CallUpdate, Reason
 from hotline.router import calls as calls_api
@@ -92,13 +91,17 @@ def classify_form(
     request: Request, org_id: uuid.UUID, call_id: uuid.UUID, form: Form, ctx: CaseworkCtx
 ) -> Response:
     """Who called and how urgent it was (PATCH calls/{call_id})."""
-    try:
+
+    def work() -> Any:
         body = parse(CallUpdate, values(form))
-        with attempt(ctx.session):
-            calls_api.update_call(org_id, call_id, body, ctx)
-    except AppError as exc:
-        return _call_page(request, org_id, call_id, ctx, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/calls/{call_id}", done="call_classified")
+        return calls_api.update_call(org_id, call_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _call_page(request, org_id, call_id, ctx, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/calls/{call_id}", done="call_classified"),
+    )
 
 
 @router.post(CALLS + "/{call_id}/reveal-caller")
@@ -106,10 +109,14 @@ def reveal_form(
     request: Request, org_id: uuid.UUID, call_id: uuid.UUID, form: Form, ctx: CaseworkCtx
 ) -> Response:
     """The caller's full number, with a reason (audited): on this answer only."""
-    try:
+
+    def work() -> Any:
         body = parse(Reason, values(form))
-        with attempt(ctx.session):
-            found = calls_api.reveal_caller_route(org_id, call_id, body, ctx)
-    except AppError as exc:
-        return _call_page(request, org_id, call_id, ctx, exc.status_code, exc.message)
-    return _call_page(request, org_id, call_id, ctx, revealed=found.value)
+        return calls_api.reveal_caller_route(org_id, call_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _call_page(request, org_id, call_id, ctx, status, message),
+        lambda found: _call_page(request, org_id, call_id, ctx, revealed=found.value),
+    )

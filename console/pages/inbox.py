@@ -16,11 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, local_instants, parse, values
+from console.forms import Form, act, local_instants, parse, values
 from console.pages.inbox_common import LABELS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.deps import SettingsDep
-from core.errors import AppError
 from referrals.deps import ReceivedReferral, Recipient
 from referrals.models import (
     OPEN_STATUSES,
@@ -135,27 +134,28 @@ def referral_page(request: Request, ctx: ReceivedReferral) -> Response:
     return _show(request, ctx)
 
 
-def _act(
-    request: Request,
-    ctx: ReceivedReferral,
-    name: str,
-    data: dict[str, Any],
-    act: Callable[[], object],
-    done: str,
-) -> Response:
-    """Run one act of the API route; refused, the same page with the API's message."""
-    try:
-        with attempt(ctx.session):
-            act()
-    except AppError as exc:
-        return _show(request, ctx, exc.status_code, exc.message, data, name)
+def _failed(
+    request: Request, ctx: ReceivedReferral, name: str, data: dict[str, Any]
+) -> Callable[[int, str], Response]:
+    """Refused: the same page with the API's message and what she entered in that form."""
+
+    def failed(status: int, message: str) -> Response:
+        return _show(request, ctx, status, message, data, name)
+
+    return failed
+
+
+def _back(ctx: ReceivedReferral, done: str) -> Response:
     return redirect(_referral_url(ctx.referral.id), done=done)
 
 
 @router.post(RECEIVED + "/acknowledge")
 def acknowledge_form(request: Request, form: Form, ctx: ReceivedReferral) -> Response:
-    return _act(
-        request, ctx, "acknowledge", {}, lambda: api.acknowledge(ctx), "referral_acknowledged"
+    return act(
+        ctx.session,
+        lambda: api.acknowledge(ctx),
+        _failed(request, ctx, "acknowledge", {}),
+        _back(ctx, "referral_acknowledged"),
     )
 
 
@@ -165,10 +165,12 @@ def ask_form(
 ) -> Response:
     data = values(form)
 
-    def act() -> object:
+    def work() -> object:
         return api.ask(parse(NoteCreate, data), ctx, settings)
 
-    return _act(request, ctx, "ask", data, act, "referral_question_sent")
+    return act(
+        ctx.session, work, _failed(request, ctx, "ask", data), _back(ctx, "referral_question_sent")
+    )
 
 
 @router.post(RECEIVED + "/decision")
@@ -180,7 +182,9 @@ def decide_form(
     if "stay_until" in body:
         local_instants(body, ("stay_until",), view_of(request, ctx).formats.zone)
 
-    def act() -> object:
+    def work() -> object:
         return api.decide(parse(DecisionCreate, body), ctx, settings)
 
-    return _act(request, ctx, "decide", data, act, "referral_decided")
+    return act(
+        ctx.session, work, _failed(request, ctx, "decide", data), _back(ctx, "referral_decided")
+    )

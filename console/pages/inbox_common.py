@@ -1,5 +1,6 @@
 """What the inbox and the supervision pages share: labels of the API's values, a form's local
-time as an instant, and a form's act undone when the API refuses it."""
+time as an instant, and a form's act undone when the API refuses it. The shelter pages label a
+referral's team and outcome with the same labels."""
 
 from typing import Any
 

@@ -3,19 +3,21 @@ rota leaves (no primary or no backup outside office hours); adding and removing 
 (overrides) and swaps, each through the hotline's rota routes."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from console.forms import Form, attempt, local_instant, parse, values
+from console.forms import Form, act, local_instant, parse, values
 from console.pages.duty_common import POSITION_LABELS, day_of
 from console.render import N_, PREFIX, View, done_messages, page, redirect, view_of
 from core.context import Context
-from core.errors import AppError, InvalidInput
+from core.errors import InvalidInput
 from core.localtime import local_midnight
 from core.models import Role, UserPublic
 from core.router import list_users_route
@@ -141,18 +143,22 @@ def _after(org_id: uuid.UUID, form: FormData, done: str) -> Response:
 
 
 def _failed(
-    request: Request, org_id: uuid.UUID, ctx: Context, form: FormData, exc: AppError
-) -> Response:
+    request: Request, org_id: uuid.UUID, ctx: Context, form: FormData
+) -> Callable[[int, str], Response]:
+    """The rota again, at the fortnight the form was sent from, with the problem."""
     start = form.get("from")
     first = day_of(start) if isinstance(start, str) else None
-    return _rota_page(request, org_id, ctx, first, exc.status_code, exc.message)
+    return partial(_rota_page, request, org_id, ctx, first)
 
 
-def _times(data: dict[str, Any], view: View) -> dict[str, Any]:
-    """The form's local `starts_at`/`ends_at` as instants in the organisation's zone."""
-    for field in ("starts_at", "ends_at"):
-        if field in data:
-            data[field] = local_instant(data[field], view.formats.zone, field)
+def _data(form: FormData, view: View | None = None) -> dict[str, Any]:
+    """The form's values without `from`; with a `view`, its local times as instants."""
+    data = values(form)
+    if view is not None:
+        for field in ("starts_at", "ends_at"):
+            if field in data:
+                data[field] = local_instant(data[field], view.formats.zone, field)
+    data.pop("from", None)
     return data
 
 
@@ -168,15 +174,13 @@ def add_shift_form(
     request: Request, org_id: uuid.UUID, hotline_id: uuid.UUID, form: Form, ctx: OversightCtx
 ) -> Response:
     """Add a shift (POST hotlines/{hotline_id}/shifts)."""
-    try:
-        data = _times(values(form), view_of(request, ctx))
-        data.pop("from", None)
-        body = parse(ShiftCreate, data)
-        with attempt(ctx.session):
-            rota_api.create_shift_route(org_id, hotline_id, body, ctx)
-    except AppError as exc:
-        return _failed(request, org_id, ctx, form, exc)
-    return _after(org_id, form, "shift_added")
+
+    def work() -> None:
+        body = parse(ShiftCreate, _data(form, view_of(request, ctx)))
+        rota_api.create_shift_route(org_id, hotline_id, body, ctx)
+
+    failed = _failed(request, org_id, ctx, form)
+    return act(ctx.session, work, failed, _after(org_id, form, "shift_added"))
 
 
 @router.post(SHIFTS + "/remove")
@@ -184,13 +188,12 @@ def remove_shift_form(
     request: Request, org_id: uuid.UUID, hotline_id: uuid.UUID, form: Form, ctx: OversightCtx
 ) -> Response:
     """Remove a shift and its overrides (DELETE hotlines/{hotline_id}/shifts/{shift_id})."""
-    try:
-        shift_id = _shift_id(values(form))
-        with attempt(ctx.session):
-            rota_api.delete_shift_route(org_id, hotline_id, shift_id, ctx)
-    except AppError as exc:
-        return _failed(request, org_id, ctx, form, exc)
-    return _after(org_id, form, "shift_removed")
+
+    def work() -> None:
+        rota_api.delete_shift_route(org_id, hotline_id, _shift_id(values(form)), ctx)
+
+    failed = _failed(request, org_id, ctx, form)
+    return act(ctx.session, work, failed, _after(org_id, form, "shift_removed"))
 
 
 @router.post(SHIFTS + "/overrides")
@@ -198,16 +201,14 @@ def override_form(
     request: Request, org_id: uuid.UUID, hotline_id: uuid.UUID, form: Form, ctx: OversightCtx
 ) -> Response:
     """Someone covers a position (POST shifts/{shift_id}/overrides)."""
-    try:
-        data = _times(values(form), view_of(request, ctx))
-        data.pop("from", None)
+
+    def work() -> None:
+        data = _data(form, view_of(request, ctx))
         shift_id = _shift_id(data)
-        body = parse(OverrideCreate, data)
-        with attempt(ctx.session):
-            rota_api.add_override_route(org_id, hotline_id, shift_id, body, ctx)
-    except AppError as exc:
-        return _failed(request, org_id, ctx, form, exc)
-    return _after(org_id, form, "override_added")
+        rota_api.add_override_route(org_id, hotline_id, shift_id, parse(OverrideCreate, data), ctx)
+
+    failed = _failed(request, org_id, ctx, form)
+    return act(ctx.session, work, failed, _after(org_id, form, "override_added"))
 
 
 @router.post(SHIFTS + "/swap")
@@ -215,13 +216,11 @@ def swap_form(
     request: Request, org_id: uuid.UUID, hotline_id: uuid.UUID, form: Form, ctx: OversightCtx
 ) -> Response:
     """Two shifts exchange who holds a position (POST shifts/{shift_id}/swap)."""
-    try:
-        data = values(form)
-        data.pop("from", None)
+
+    def work() -> None:
+        data = _data(form)
         shift_id = _shift_id(data)
-        body = parse(SwapCreate, data)
-        with attempt(ctx.session):
-            rota_api.swap_route(org_id, hotline_id, shift_id, body, ctx)
-    except AppError as exc:
-        return _failed(request, org_id, ctx, form, exc)
-    return _after(org_id, form, "shifts_swapped")
+        rota_api.swap_route(org_id, hotline_id, shift_id, parse(SwapCreate, data), ctx)
+
+    failed = _failed(request, org_id, ctx, form)
+    return act(ctx.session, work, failed, _after(org_id, form, "shifts_swapped"))

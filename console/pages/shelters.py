@@ -7,12 +7,13 @@ whose routers this module's router includes (so only this module is registered).
 """
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, local_instant, parse, values
+from console.forms import Form, act, local_instant, parse, values
 from console.pages import shelters_admit, shelters_stays
 from console.pages.shelters_common import LABELS, shelter_url, shelter_values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
@@ -160,18 +161,21 @@ def turn_aways_page(request: Request, ctx: WorkCtx) -> Response:
     return _turn_aways(request, ctx)
 
 
+def _back(ctx: Gate, page_path: str, done: str) -> Response:
+    """After a form: one of the shelter's pages, saying what was done."""
+    return redirect(shelter_url(ctx.shelter.organisation_id, ctx.shelter.id) + page_path, done=done)
+
+
 @router.post(SHELTER + "/turn-aways/{turn_away_id}")
 def turn_away_form(request: Request, turn_away_id: uuid.UUID, form: Form, ctx: WorkCtx) -> Response:
     """Mirrors PATCH .../turn-aways/{turn_away_id} (WorkCtx)."""
     data = values(form)
-    try:
-        body = parse(TurnAwayUpdate, data)
-        with attempt(ctx.session):
-            network.update_turn_away_route(turn_away_id, body, ctx)
-    except AppError as exc:
-        return _turn_aways(request, ctx, exc.status_code, exc.message)
-    base = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id)
-    return redirect(base + "/turn-aways", done="turn_away_updated")
+    return act(
+        ctx.session,
+        lambda: network.update_turn_away_route(turn_away_id, parse(TurnAwayUpdate, data), ctx),
+        partial(_turn_aways, request, ctx),
+        _back(ctx, "/turn-aways", "turn_away_updated"),
+    )
 
 
 # --- visitors: entry approvals and the entry log ----------------------------------------------
@@ -216,52 +220,52 @@ def approval_form(request: Request, form: Form, ctx: DecideCtx) -> Response:
     """Mirrors POST .../entry-approvals (DecideCtx)."""
     data = values(form)
     zone = view_of(request, ctx).formats.zone
-    try:
+
+    def work() -> object:
         for field in ("valid_from", "valid_until"):
             data[field] = local_instant(data.get(field), zone)
         body = parse(ApprovalCreate, {k: v for k, v in data.items() if v is not None})
-        with attempt(ctx.session):
-            visitors.approve_entry_route(body, ctx)
-    except AppError as exc:
-        return _visitors(request, ctx, exc.status_code, exc.message, values(form))
-    base = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id)
-    return redirect(base + "/visitors", done="approval_created")
+        return visitors.approve_entry_route(body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _visitors(request, ctx, status, message, values(form)),
+        _back(ctx, "/visitors", "approval_created"),
+    )
 
 
 @router.post(SHELTER + "/visitors/approvals/{approval_id}/revoke")
 def revoke_form(request: Request, approval_id: uuid.UUID, form: Form, ctx: DecideCtx) -> Response:
     """Mirrors POST .../entry-approvals/{approval_id}/revoke (DecideCtx)."""
-    try:
-        with attempt(ctx.session):
-            visitors.revoke_approval_route(approval_id, ctx)
-    except AppError as exc:
-        return _visitors(request, ctx, exc.status_code, exc.message)
-    base = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id)
-    return redirect(base + "/visitors", done="approval_revoked")
+    return act(
+        ctx.session,
+        lambda: visitors.revoke_approval_route(approval_id, ctx),
+        partial(_visitors, request, ctx),
+        _back(ctx, "/visitors", "approval_revoked"),
+    )
 
 
 @router.post(SHELTER + "/visitors/approvals/{approval_id}/entries")
 def entry_form(request: Request, approval_id: uuid.UUID, form: Form, ctx: WorkCtx) -> Response:
     """Mirrors POST .../entry-approvals/{approval_id}/entries (WorkCtx)."""
-    try:
-        with attempt(ctx.session):
-            visitors.record_entry_route(approval_id, ctx)
-    except AppError as exc:
-        return _visitors(request, ctx, exc.status_code, exc.message)
-    base = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id)
-    return redirect(base + "/visitors", done="entry_recorded")
+    return act(
+        ctx.session,
+        lambda: visitors.record_entry_route(approval_id, ctx),
+        partial(_visitors, request, ctx),
+        _back(ctx, "/visitors", "entry_recorded"),
+    )
 
 
 @router.post(SHELTER + "/visitors/entries/{entry_id}/exit")
 def exit_form(request: Request, entry_id: uuid.UUID, form: Form, ctx: WorkCtx) -> Response:
     """Mirrors POST .../entries/{entry_id}/exit (WorkCtx)."""
-    try:
-        with attempt(ctx.session):
-            visitors.record_exit_route(entry_id, ctx)
-    except AppError as exc:
-        return _visitors(request, ctx, exc.status_code, exc.message)
-    base = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id)
-    return redirect(base + "/visitors", done="exit_recorded")
+    return act(
+        ctx.session,
+        lambda: visitors.record_exit_route(entry_id, ctx),
+        partial(_visitors, request, ctx),
+        _back(ctx, "/visitors", "exit_recorded"),
+    )
 
 
 router.include_router(shelters_admit.router)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from console.pages import inbox_common
 from console.render import N_, PREFIX
-from referrals.models import ConsentScope, LegalBasis, ReferralStatus, Team
+from referrals.models import ConsentScope, LegalBasis, ReferralStatus
 from shelters.deps import Gate
 from shelters.models import (
     AdmissionChannel,
@@ -94,6 +95,9 @@ FAILED = {
     "soft_capacity_nights": N_("The shelter has used its soft capacity for the nights allowed."),
     "no_free_bed": N_("There is no free bed for every person of the group."),
 }
+# A referral's team and outcome read as on the inbox's pages.
+TEAM = inbox_common.TEAM
+OUTCOME = inbox_common.OUTCOME
 REFERRAL_STATUS = {
     ReferralStatus.OPEN: N_("Sent, not yet opened"),
     ReferralStatus.ACKNOWLEDGED: N_("Acknowledged"),
@@ -101,7 +105,6 @@ REFERRAL_STATUS = {
     ReferralStatus.DECIDED: N_("Decided"),
     ReferralStatus.WITHDRAWN: N_("Withdrawn"),
 }
-TEAM = {Team.GENERAL: N_("General"), Team.CHILD_PROTECTION: N_("Child protection")}
 CONSENT_SCOPE = {
     ConsentScope.IDENTITY: N_("Her name, sex and age"),
     ConsentScope.CHILDREN: N_("The children's names, sexes and ages"),
@@ -111,11 +114,6 @@ LEGAL_BASIS = {
     LegalBasis.EMERGENCY_ACCOMMODATION: N_("Emergency accommodation (the law obliges it)"),
     LegalBasis.CHILD_AT_RISK: N_("A child at risk (the law obliges it)"),
     LegalBasis.LEGAL_OBLIGATION: N_("Another legal obligation"),
-}
-OUTCOME = {
-    "longer_term_accommodation": N_("Longer-term accommodation"),
-    "other_measure": N_("Another measure"),
-    "declined": N_("Declined"),
 }
 
 LABELS: dict[str, Any] = {

@@ -10,15 +10,15 @@ admits everyone WorkCtx does for the stays she may see).
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 from sqlmodel import col, select
 from starlette.datastructures import FormData
 
-from console.forms import Form, attempt, local_instant, local_value, parse, values
+from console.forms import Form, act, local_instant, local_value, parse, values
 from console.pages.shelters_common import clock, shelter_url, shelter_values
 from console.render import N_, done_messages, page, redirect, view_of
 from core.errors import AppError
@@ -149,24 +149,18 @@ def stay_page(request: Request, stay_id: uuid.UUID, ctx: WorkCtx) -> Response:
     return _stay_page(request, ctx, stay_id)
 
 
-def _act(
-    request: Request,
-    ctx: Gate,
-    stay_id: uuid.UUID,
-    data: dict[str, Any],
-    model: type[BaseModel],
-    act: Any,
-    done: str,
-    entered: dict[str, Any] | None = None,
-) -> Response:
-    """Parse the body, act in a unit of its own; the stay page again with the problem if not."""
-    try:
-        body = parse(model, data)
-        with attempt(ctx.session):
-            act(body)
-    except AppError as exc:
-        shown = entered if entered is not None else data
-        return _stay_page(request, ctx, stay_id, exc.status_code, exc.message, shown)
+def _failed(
+    request: Request, ctx: Gate, stay_id: uuid.UUID, shown: dict[str, Any]
+) -> Callable[[int, str], Response]:
+    """The stay page again with the problem and what she entered."""
+
+    def failed(status: int, message: str) -> Response:
+        return _stay_page(request, ctx, stay_id, status, message, shown)
+
+    return failed
+
+
+def _back(ctx: Gate, stay_id: uuid.UUID, done: str) -> Response:
     url = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id) + f"/stays/{stay_id}"
     return redirect(url, done=done)
 
@@ -175,22 +169,15 @@ def _act(
 def extension_form(request: Request, stay_id: uuid.UUID, form: Form, ctx: WorkCtx) -> Response:
     """Mirrors POST .../stays/{stay_id}/extensions (WorkCtx)."""
     entered = values(form)
-    data = dict(entered)
-    try:
+
+    def work() -> object:
+        data = dict(entered)
         data["new_end"] = local_instant(data.get("new_end"), view_of(request, ctx).formats.zone)
-    except AppError as exc:
-        return _stay_page(request, ctx, stay_id, exc.status_code, exc.message, entered)
-    data = {k: v for k, v in data.items() if v is not None}
-    return _act(
-        request,
-        ctx,
-        stay_id,
-        data,
-        ExtensionCreate,
-        lambda body: stays.request_extension_route(stay_id, body, ctx),
-        "extension_requested",
-        entered,
-    )
+        body = parse(ExtensionCreate, {k: v for k, v in data.items() if v is not None})
+        return stays.request_extension_route(stay_id, body, ctx)
+
+    failed = _failed(request, ctx, stay_id, entered)
+    return act(ctx.session, work, failed, _back(ctx, stay_id, "extension_requested"))
 
 
 def _decide(
@@ -202,14 +189,12 @@ def _decide(
     approve: bool,
 ) -> Response:
     route = stays.approve_extension_route if approve else stays.reject_extension_route
-    return _act(
-        request,
-        ctx,
-        stay_id,
-        values(form),
-        ExtensionDecision,
-        lambda body: route(stay_id, extension_id, body, ctx),
-        "extension_approved" if approve else "extension_rejected",
+    data = values(form)
+    return act(
+        ctx.session,
+        lambda: route(stay_id, extension_id, parse(ExtensionDecision, data), ctx),
+        _failed(request, ctx, stay_id, data),
+        _back(ctx, stay_id, "extension_approved" if approve else "extension_rejected"),
     )
 
 
@@ -232,14 +217,12 @@ def reject_form(
 @router.post(STAY + "/assessments")
 def assessment_form(request: Request, stay_id: uuid.UUID, form: Form, ctx: WorkCtx) -> Response:
     """Mirrors POST .../stays/{stay_id}/assessments (WorkCtx)."""
-    return _act(
-        request,
-        ctx,
-        stay_id,
-        values(form),
-        AssessmentCreate,
-        lambda body: casework.add_assessment_route(stay_id, body, ctx),
-        "assessment_saved",
+    data = values(form)
+    return act(
+        ctx.session,
+        lambda: casework.add_assessment_route(stay_id, parse(AssessmentCreate, data), ctx),
+        _failed(request, ctx, stay_id, data),
+        _back(ctx, stay_id, "assessment_saved"),
     )
 
 
@@ -275,26 +258,21 @@ def work_plan_form(request: Request, stay_id: uuid.UUID, form: Form, ctx: WorkCt
         body = _goals(data, view_of(request, ctx).formats.zone)
     except AppError as exc:
         return _stay_page(request, ctx, stay_id, exc.status_code, exc.message, data)
-    return _act(
-        request,
-        ctx,
-        stay_id,
-        body,
-        WorkPlanCreate,
-        lambda plan: casework.add_work_plan_route(stay_id, plan, ctx),
-        "work_plan_saved",
+    return act(
+        ctx.session,
+        lambda: casework.add_work_plan_route(stay_id, parse(WorkPlanCreate, body), ctx),
+        _failed(request, ctx, stay_id, body),
+        _back(ctx, stay_id, "work_plan_saved"),
     )
 
 
 @router.post(STAY + "/discharge")
 def discharge_form(request: Request, stay_id: uuid.UUID, form: Form, ctx: WorkCtx) -> Response:
     """Mirrors POST .../stays/{stay_id}/discharge (WorkCtx)."""
-    return _act(
-        request,
-        ctx,
-        stay_id,
-        values(form),
-        DischargeCreate,
-        lambda body: stays.discharge_route(stay_id, body, ctx),
-        "discharged",
+    data = values(form)
+    return act(
+        ctx.session,
+        lambda: stays.discharge_route(stay_id, parse(DischargeCreate, data), ctx),
+        _failed(request, ctx, stay_id, data),
+        _back(ctx, stay_id, "discharged"),
     )

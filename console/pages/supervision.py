@@ -14,18 +14,19 @@ delivery page is `supervision_notifications`, whose router this one includes.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt, parse, values
+from console.forms import Form, act, parse, values
 from console.pages import supervision_notifications
 from console.pages.inbox_common import EXTENSION_STATUS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context, context
-from core.errors import AppError, NotFound
+from core.errors import NotFound
 from shelters.deps import WORK, DecideCtx, shelter_gate
 from shelters.models import ApprovalPublic, ExtensionDecision, ShelterPublic
 from shelters.router import casework, configuration, stays, visitors
@@ -129,15 +130,17 @@ def attention_page(request: Request, org_id: uuid.UUID, ctx: Worker) -> Response
     return _show(request, org_id, ctx)
 
 
-def _acted(request: Request, ctx: DecideCtx, subject: uuid.UUID, act: Any, done: str) -> Response:
-    """Run one act of a deciding route; refused, the attention page with the API's message."""
-    org_id = ctx.shelter.organisation_id
-    try:
-        with attempt(ctx.session):
-            act()
-    except AppError as exc:
-        return _show(request, org_id, ctx, exc.status_code, exc.message, subject)
-    return redirect(f"{PREFIX}/o/{org_id}/attention", done=done)
+def _failed(request: Request, ctx: DecideCtx, subject: uuid.UUID) -> Callable[[int, str], Response]:
+    """Refused: the attention page with the API's message by the form that failed."""
+
+    def failed(status: int, message: str) -> Response:
+        return _show(request, ctx.shelter.organisation_id, ctx, status, message, subject)
+
+    return failed
+
+
+def _back(ctx: DecideCtx, done: str) -> Response:
+    return redirect(f"{PREFIX}/o/{ctx.shelter.organisation_id}/attention", done=done)
 
 
 def _decide(
@@ -150,13 +153,13 @@ def _decide(
 ) -> Response:
     data = values(form)
 
-    def act() -> object:
+    def work() -> object:
         body = parse(ExtensionDecision, data)
         route = stays.approve_extension_route if approve else stays.reject_extension_route
         return route(stay_id, extension_id, body, ctx)
 
     done = "extension_approved" if approve else "extension_rejected"
-    return _acted(request, ctx, extension_id, act, done)
+    return act(ctx.session, work, _failed(request, ctx, extension_id), _back(ctx, done))
 
 
 @router.post(EXTENSION + "/approve")
@@ -177,7 +180,8 @@ def reject_extension_form(
 def revoke_approval_form(
     request: Request, form: Form, approval_id: uuid.UUID, ctx: DecideCtx
 ) -> Response:
-    def act() -> object:
+    def work() -> object:
         return visitors.revoke_approval_route(approval_id, ctx)
 
-    return _acted(request, ctx, approval_id, act, "entry_approval_revoked")
+    failed = _failed(request, ctx, approval_id)
+    return act(ctx.session, work, failed, _back(ctx, "entry_approval_revoked"))

@@ -12,10 +12,9 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from console.forms import Form, attempt
+from console.forms import Form, act
 from console.pages.inbox_common import CHANNEL, DELIVERY_STATE
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
-from core.errors import AppError
 from notifications import router as api
 from notifications.deps import DeliveryWatcher
 from notifications.models import DeliveryState, OutboxPublic
@@ -67,9 +66,9 @@ def notifications_page(
 def retry_form(
     request: Request, form: Form, org_id: uuid.UUID, message_id: uuid.UUID, ctx: DeliveryWatcher
 ) -> Response:
-    try:
-        with attempt(ctx.session):
-            api.retry_message(org_id, message_id, ctx)
-    except AppError as exc:
-        return _show(request, org_id, ctx, None, exc.status_code, exc.message)
-    return redirect(f"{PREFIX}/o/{org_id}/notifications", done="notification_retried")
+    return act(
+        ctx.session,
+        lambda: api.retry_message(org_id, message_id, ctx),
+        lambda status, message: _show(request, org_id, ctx, None, status, message),
+        redirect(f"{PREFIX}/o/{org_id}/notifications", done="notification_retried"),
+    )
