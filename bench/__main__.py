@@ -13,6 +13,7 @@ BENCHMARKS = (
     "bench.referrals",
     "bench.keys_rotate",
     "bench.safety_plans",
+    "bench.console",
 )
 
 

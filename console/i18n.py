@@ -137,6 +137,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current.get().code).ngettext(singular, plural, n)
 
 
+@cache
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
 @dataclass(frozen=True)
 class Formats:
     """Dates, times, durations and numbers in a language and the organisation's time zone."""
@@ -146,30 +151,32 @@ class Formats:
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse(self.lang.babel)
+        return _locale(self.lang.babel)
 
     def datetime(self, value: DateTime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value, "short", tzinfo=self.zone, locale=self.lang.babel)
+        return format_datetime(value, "short", tzinfo=self.zone, locale=self.locale)
 
     def time(self, value: DateTime | None) -> str:
         if value is None:
             return ""
-        return format_time(value, "short", tzinfo=self.zone, locale=self.lang.babel)
+        return format_time(value, "short", tzinfo=self.zone, locale=self.locale)
 
     def date(self, value: Date | DateTime | None) -> str:
         if value is None:
             return ""
         if isinstance(value, DateTime):
             value = value.astimezone(self.zone).date()
-        return format_date(value, "medium", locale=self.lang.babel)
+        return format_date(value, "medium", locale=self.locale)
 
     def number(self, value: float | int) -> str:
-        return format_decimal(value, locale=self.lang.babel)
+        if isinstance(value, int) and 0 <= value < 1000:
+            return str(value)  # no grouping, no sign: the same digits in every locale here
+        return format_decimal(value, locale=self.locale)
 
     def duration(self, value: timedelta) -> str:
         """ "in 3 hours" / "2 days ago", as the language says it."""
         return format_timedelta(
-            value, add_direction=True, threshold=1.5, format="long", locale=self.lang.babel
+            value, add_direction=True, threshold=1.5, format="long", locale=self.locale
         )

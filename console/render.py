@@ -63,6 +63,10 @@ environment.install_gettext_callables(  # type: ignore[attr-defined]
 environment.globals["languages"] = i18n.LANGUAGES
 environment.globals["PREFIX"] = PREFIX
 environment.globals["done_messages"] = DONE_MESSAGES
+# A page's labels translated once, for a table that shows them on every row.
+environment.globals["translated"] = lambda labels: {
+    key: i18n.gettext(message) for key, message in labels.items()
+}
 
 
 @dataclass(frozen=True)

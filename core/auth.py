@@ -364,6 +364,9 @@ def principal_from_session_token(
         raise Unauthenticated("Your session has ended; please log in again.")
     auth_session.last_seen_at = now
     session.add(auth_session)
+    # Held for the rest of the unit of work, so that reading them again (a page shows her
+    # organisation and account) finds them in the identity map instead of the database.
+    session.info.setdefault("caller_rows", []).extend((user, organisation))
     return _session_principal(
         session,
         now=now,

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instants, parse, values
@@ -43,6 +43,8 @@ WAITING = (
 )
 WAITING_LIMIT = 500
 DECIDED_LIMIT = 50
+# Rows of the waiting list on one page: the night's overdue ones are on the first.
+PAGE_SIZE = 100
 
 done_messages(
     {
@@ -84,15 +86,27 @@ def _received(ctx: Recipient, status: ReferralStatus, limit: int) -> list[Incomi
 
 
 @router.get(INBOX)
-def inbox_page(request: Request, ctx: Recipient) -> Response:
+def inbox_page(
+    request: Request,
+    ctx: Recipient,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100)] = 1,
+) -> Response:
     """Every referral waiting for a decision (as many as the API lists of each open status,
-    so an old overdue one is never pushed off by newer ones), then the latest decided."""
-    waiting = [r for status in WAITING for r in _received(ctx, status, WAITING_LIMIT)]
+    so an old overdue one is never pushed off by newer ones), overdue first, a page at a time;
+    then the latest decided."""
+    waiting = _ordered(
+        [r for status in WAITING for r in _received(ctx, status, WAITING_LIMIT)], ctx.now
+    )
+    first = (page_number - 1) * PAGE_SIZE
     return page(
         view_of(request, ctx),
         "inbox/list.html",
         active="inbox",
-        waiting=_ordered(waiting, ctx.now),
+        waiting=waiting[first : first + PAGE_SIZE],
+        total=len(waiting),
+        first=first + 1,
+        page_number=page_number,
+        more=first + PAGE_SIZE < len(waiting),
         decided=_received(ctx, ReferralStatus.DECIDED, DECIDED_LIMIT),
         **LABELS,
     )

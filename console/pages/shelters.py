@@ -22,7 +22,7 @@ from core.deps import CipherDep, NowDep, SessionDep
 from core.errors import AppError
 from core.models import Role
 from shelters.deps import DecideCtx, Gate, NetworkReader, Reader, WorkCtx
-from shelters.models import ApprovalCreate, Group, Sex, TurnAwayUpdate
+from shelters.models import ApprovalCreate, BedState, Group, Sex, TurnAwayUpdate
 from shelters.router import configuration, network, visitors
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -117,7 +117,9 @@ def board_page(request: Request, ctx: WorkCtx) -> Response:
     (ReadCtx, which admits everyone WorkCtx does)."""
     board = configuration.bed_board_route(ctx)
     rooms = configuration.list_rooms_route(ctx)
-    reasons = {b.id: b.out_of_service_reason for b in configuration.list_beds_route(ctx)}
+    out = any(bed.state == BedState.OUT_OF_SERVICE for bed in board.beds)
+    beds = configuration.list_beds_route(ctx) if out else []
+    reasons = {b.id: b.out_of_service_reason for b in beds}
     by_room = [(room, [b for b in board.beds if b.room_id == room.id]) for room in rooms]
     return page(
         view_of(request, ctx),

@@ -249,3 +249,30 @@ def test_a_second_decision_is_refused_with_the_apis_answer(
     assert client.get(f"/referrals/inbox/{referral.id}").json()["decision"]["decision_number"] == (
         "D-19"
     )
+
+
+def test_the_waiting_list_is_shown_a_page_at_a_time_overdue_first(
+    client: TestClient, desk: Desk, db: Session, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.pages import inbox
+
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 1)
+    first = referral_of(db, desk.admit(client))
+    clock.advance(timedelta(days=2))
+    second = referral_of(db, desk.admit(client, name="Bea Test"))
+    clock.advance(timedelta(days=5, hours=1))  # the first is an hour overdue
+    desk.as_officer(client)
+
+    one = client.get(INBOX).text
+    two = client.get(INBOX, params={"page": 2}).text
+
+    assert first.reference in one
+    assert second.reference not in one
+    assert "Showing 1–1 of 2." in one  # noqa: RUF001 (the en dash of a range)
+    assert '<a href="/console/inbox?page=2">Next page</a>' in one
+    assert "Previous page" not in one
+    assert second.reference in two
+    assert first.reference not in two
+    assert '<a href="/console/inbox?page=1">Previous page</a>' in two
+    assert client.get(INBOX, params={"page": 0}).status_code == 422
+    assert client.get(INBOX, params={"page": 2**63}).status_code == 422
