@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.config import Mode, Settings
 from core.errors import AppError
@@ -104,14 +104,30 @@ def check_form(request: Request, form: FormData) -> None:
         raise FormExpired(FORM_EXPIRED)
 
 
-async def headers_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """The console's pages and assets: this server only, no framing, no caching of pages."""
-    response = await call_next(request)
-    if request.url.path.startswith("/console"):
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/console/static/"):
-            response.headers["Cache-Control"] = "no-store"
-    return response
+class HeadersMiddleware:
+    """The console's pages and assets: this server only, no framing, no caching of pages.
+
+    A plain ASGI middleware (not Starlette's `BaseHTTPMiddleware`, which would cost every API
+    request a task and a stream): it only adds headers to answers under /console.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not (path == "/console" or path.startswith("/console/")):
+            await self.app(scope, receive, send)
+            return
+        page = not path.startswith("/console/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in HEADERS.items():
+                    headers.setdefault(name, value)
+                if page:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -21,5 +21,5 @@ def configure(app: FastAPI) -> None:
     # The style sheet, the script and the vendored packages (htmx from npm, `make install`).
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR, check_dir=False), name="console-static")
     app.state.non_api_routes = app.state.non_api_routes | {STATIC_URL}
-    app.middleware("http")(security.headers_middleware)
+    app.add_middleware(security.HeadersMiddleware)
     errors.install(app)

@@ -85,8 +85,9 @@ def shelter_gate(policy: Policy) -> Callable[..., Gate]:
         # A default, not a string annotation: `checked` is local to this closure.
         principal: Principal = Depends(checked),  # noqa: B008
     ) -> Gate:
-        shelter = service.get_shelter(session, organisation_id=org_id, shelter_id=shelter_id)
-        people = service.sees_people(session, principal, shelter)
+        shelter, people = service.shelter_seen_by(
+            session, principal, organisation_id=org_id, shelter_id=shelter_id
+        )
         # Admins configure shelters without seeing who is in them; nobody else gets this far.
         if not people and (Role.ADMIN not in principal.roles or Role.ADMIN not in policy.roles):
             raise NotFound(errors.NOT_FOUND)

@@ -7,7 +7,8 @@ justifications, a visitor's organisation and purpose, a stay's municipality) are
 them. Reasons given for an act live in `shelter_reason`, which its audit event names. The bed board
 shows names only to that shelter's staff. Occupancy periods are half-open `[starts_at, ends_at)`
 with `ends_at` NULL while open; PostgreSQL refuses overlapping periods for one bed or one person
-with exclusion constraints, SQLite with triggers (both made in migration 0004).
+with exclusion constraints, SQLite with triggers (both made in migration 0004). Each shelter keeps
+its free beds (`free_beds`: recounted by every flush that changes its beds or occupancies).
 """
 
 from shelters.models.casework import (
@@ -21,6 +22,7 @@ from shelters.models.casework import (
     WorkPlanCreate,
     WorkPlanPublic,
 )
+from shelters.models.free_beds import recount, store_free_beds
 from shelters.models.records import (
     ReasonPublic,
     SentTo,
@@ -164,4 +166,6 @@ __all__ = [
     "check_capacity",
     "check_eligibility",
     "check_unique",
+    "recount",
+    "store_free_beds",
 ]

@@ -84,6 +84,12 @@ class Shelter(ShelterBase, table=True):
     lockdown_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when the people in the shelter first exceed its hard capacity; cleared below it.
     over_capacity_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Beds in service (other than cots) and cots in service that no open-ended period holds:
+    # kept by every flush that changes a bed or an occupancy (`shelters.models.free_beds`), so
+    # that the network's free beds are read, not counted. Holds end at a set time and lapse on
+    # their own: they are subtracted when read. Read them with a query, never from a loaded row.
+    beds_unoccupied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    cots_unoccupied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

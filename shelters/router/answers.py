@@ -237,5 +237,56 @@ def approvals_public(
     return found
 
 
+def board_public(
+    board: list[service.BoardEntry], *, shelter: Shelter, now: datetime, cipher: FieldCipher
+) -> BedBoard:
+    """The bed board as the shelter's staff see it, with the occupants' names opened."""
+    beds: list[BoardBed] = []
+    for entry in board:
+        bed, period, member = entry.bed, entry.occupancy, entry.member
+        occupant = None
+        if member is not None and period is not None and period.stay_id:
+            occupant = Occupant(
+                stay_id=period.stay_id,
+                stay_reference=period.stay_reference or "",
+                member_id=member.id,
+                name=service.reveal_occupant(cipher, member),
+                role=member.role.value,
+            )
+        beds.append(
+            BoardBed(
+                bed_id=bed.id,
+                room_id=bed.room_id,
+                label=bed.label,
+                kind=bed.kind,
+                state=entry.state,
+                since=period.starts_at if period else None,
+                until=period.ends_at if period else None,
+                occupant=occupant,
+                hold_id=period.id if period and entry.state is BedState.RESERVED else None,
+            )
+        )
+    taken = sum(1 for b in beds if b.state in (BedState.OCCUPIED, BedState.RESERVED))
+    return BedBoard(
+        shelter_id=shelter.id,
+        at=now,
+        hard_capacity=shelter.hard_capacity,
+        soft_capacity=shelter.soft_capacity,
+        people=taken,
+        free=sum(1 for b in beds if b.state is BedState.FREE),
+        beds=beds,
+    )
+
+
 def availability_public(found: list[service.Availability]) -> list[AvailabilityPublic]:
-    return [AvailabilityPublic.model_validate(a, from_attributes=True) for a in found]
+    return [
+        AvailabilityPublic(
+            shelter_id=a.shelter_id,
+            shelter_name=a.shelter_name,
+            organisation_id=a.organisation_id,
+            organisation_name=a.organisation_name,
+            free_beds=a.free_beds,
+            free_cots=a.free_cots,
+        )
+        for a in found
+    ]

@@ -15,7 +15,6 @@ from shelters.models import (
     BedCreate,
     BedPublic,
     BedServiceSet,
-    BedState,
     HoldCreate,
     HoldPublic,
     LockdownSet,
@@ -27,10 +26,9 @@ from shelters.models import (
 )
 from shelters.router.answers import (
     BedBoard,
-    BoardBed,
-    Occupant,
     StaffMember,
     bed_public,
+    board_public,
     hold_public,
     shelter_public,
 )
@@ -175,46 +173,7 @@ def bed_service_route(bed_id: uuid.UUID, body: BedServiceSet, ctx: WorkCtx) -> B
 def bed_board_route(ctx: WorkCtx) -> BedBoard:
     """Every bed with its state now and who is in it (the shelter's staff only)."""
     board = service.bed_board(ctx.session, shelter=ctx.shelter, now=ctx.now)
-    stay_ids = {e.occupancy.stay_id for e in board if e.occupancy and e.occupancy.stay_id}
-    references = {
-        s.id: s.reference
-        for s in service.stays_by_id(ctx.session, shelter=ctx.shelter, stay_ids=stay_ids)
-    }
-    beds: list[BoardBed] = []
-    for entry in board:
-        occupant = None
-        if entry.member is not None and entry.occupancy is not None and entry.occupancy.stay_id:
-            occupant = Occupant(
-                stay_id=entry.occupancy.stay_id,
-                stay_reference=references.get(entry.occupancy.stay_id, ""),
-                member_id=entry.member.id,
-                name=service.reveal_member_name(ctx.cipher, entry.member),
-                role=entry.member.role.value,
-            )
-        held = entry.state is BedState.RESERVED and entry.occupancy is not None
-        beds.append(
-            BoardBed(
-                bed_id=entry.bed.id,
-                room_id=entry.bed.room_id,
-                label=entry.bed.label,
-                kind=entry.bed.kind,
-                state=entry.state,
-                since=entry.occupancy.starts_at if entry.occupancy else None,
-                until=entry.occupancy.ends_at if entry.occupancy else None,
-                occupant=occupant,
-                hold_id=entry.occupancy.id if held and entry.occupancy else None,
-            )
-        )
-    taken = sum(1 for b in beds if b.state in (BedState.OCCUPIED, BedState.RESERVED))
-    return BedBoard(
-        shelter_id=ctx.shelter.id,
-        at=ctx.now,
-        hard_capacity=ctx.shelter.hard_capacity,
-        soft_capacity=ctx.shelter.soft_capacity,
-        people=taken,
-        free=sum(1 for b in beds if b.state is BedState.FREE),
-        beds=beds,
-    )
+    return board_public(board, shelter=ctx.shelter, now=ctx.now, cipher=ctx.cipher)
 
 
 @router.post(SHELTER + "/holds", status_code=201)

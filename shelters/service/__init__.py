@@ -5,7 +5,8 @@ never echo input and never name a person or an address. Every change is audited 
 where the change needs one, why.
 
 - `shelters`: shelters, staff, rooms and beds (configuration), and who sees a shelter's people;
-- `beds`: the bed board, holds, free beds across the network;
+- `beds`: the bed board, holds;
+- `free_beds`: free beds across the network, read from the counts each shelter keeps;
 - `placement` (pure) and `admission`: an admission's plan, then its writes; turn-aways;
 - `stays`: stays, extensions, the CSW's decision, transfers and discharges;
 - `casework`: needs assessments and work plans (one mechanism of revisions), attention;
@@ -31,16 +32,16 @@ from shelters.service.admission import (
     update_turn_away,
 )
 from shelters.service.beds import (
-    MAX_ALTERNATIVES,
     MAX_HOLD,
-    Availability,
+    BoardBed,
     BoardEntry,
+    BoardPeriod,
+    BoardPerson,
     bed_board,
-    free_bed_counts,
     hold_bed,
-    network_availability,
     release_hold,
     reveal_note,
+    reveal_occupant,
 )
 from shelters.service.casework import (
     ASSESSMENT_DUE,
@@ -87,6 +88,14 @@ from shelters.service.figures import (
     figures,
     period_bounds,
 )
+from shelters.service.free_beds import (
+    MAX_ALTERNATIVES,
+    Availability,
+    free_bed_counts,
+    kept_and_counted,
+    network_availability,
+    recount_free_beds,
+)
 from shelters.service.placement import (
     CSW_DECISION_DAYS,
     NAMED_SPLIT_NOTICE,
@@ -114,6 +123,7 @@ from shelters.service.shelters import (
     sees_people,
     set_bed_service,
     set_lockdown,
+    shelter_seen_by,
     update_shelter,
 )
 from shelters.service.stays import (
@@ -191,7 +201,10 @@ __all__ = [
     "Attention",
     "Availability",
     "BedsFound",
+    "BoardBed",
     "BoardEntry",
+    "BoardPeriod",
+    "BoardPerson",
     "Criteria",
     "ExtensionText",
     "OverrideRequired",
@@ -226,6 +239,7 @@ __all__ = [
     "get_stay",
     "hold_bed",
     "is_staff",
+    "kept_and_counted",
     "list_approvals",
     "list_beds",
     "list_entries",
@@ -250,6 +264,7 @@ __all__ = [
     "record_entry",
     "record_exit",
     "record_perpetrator",
+    "recount_free_beds",
     "release_hold",
     "remove_staff",
     "request_extension",
@@ -260,12 +275,14 @@ __all__ = [
     "reveal_member_name",
     "reveal_municipality",
     "reveal_note",
+    "reveal_occupant",
     "reveal_perpetrator",
     "reveal_reason",
     "revoke_approval",
     "sees_people",
     "set_bed_service",
     "set_lockdown",
+    "shelter_seen_by",
     "shelters_of_stays",
     "stays_by_id",
     "stays_seen",

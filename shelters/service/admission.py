@@ -35,7 +35,6 @@ from shelters.models import (
     TurnAway,
     TurnAwayUpdate,
 )
-from shelters.service.beds import Availability, network_availability
 from shelters.service.common import (
     CRIB_AGE,
     MEMBER_CONTEXT,
@@ -51,6 +50,7 @@ from shelters.service.common import (
     occupy,
     update_over_capacity,
 )
+from shelters.service.free_beds import Availability, network_availability
 from shelters.service.placement import AdmissionPlan, BedsFound, plan_admission
 from shelters.service.shelters import list_beds
 

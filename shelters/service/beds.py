@@ -1,40 +1,40 @@
-"""The beds as they are now: the bed board, holds (a bed kept for someone on her way) and the
-free-bed counts across the network."""
+"""The beds as they are now: the bed board and holds (a bed kept for someone on her way). The
+free-bed counts across the network are in `free_beds`."""
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col
 
 from core.audit import Actor
-from core.crypto import FieldCipher
+from core.crypto import FieldCipher, Sealed
+from core.db import UTCDateTime
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import Organisation
 from shelters import errors
 from shelters.models import (
     Bed,
     BedKind,
     BedOccupancy,
     BedState,
-    Group,
     HoldCreate,
+    MemberRole,
     OccupancyKind,
-    Sex,
     Shelter,
+    Stay,
     StayMember,
 )
 from shelters.service.common import (
+    MEMBER_CONTEXT,
     NOTE_CONTEXT,
     audit_act,
     bed_taken,
     current,
-    current_occupancies,
     end_occupancy,
     flush_occupancies,
     get_within,
@@ -42,52 +42,119 @@ from shelters.service.common import (
     people_in,
     update_over_capacity,
 )
-from shelters.service.placement import Criteria, eligibility_failures
-from shelters.service.shelters import get_bed, list_beds
+from shelters.service.shelters import get_bed
 
 MAX_HOLD = timedelta(hours=24)
-MAX_ALTERNATIVES = 50
 
 # --- the bed board ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class BoardBed:
+    """A bed as the board shows it."""
+
+    id: uuid.UUID
+    room_id: uuid.UUID
+    label: str
+    kind: BedKind
+    out_of_service: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPeriod:
+    """The period that holds a bed now: a person's stay, or a hold (no stay, no member)."""
+
+    id: uuid.UUID
+    kind: OccupancyKind
+    stay_id: uuid.UUID | None
+    member_id: uuid.UUID | None
+    starts_at: datetime
+    ends_at: datetime | None
+    stay_reference: str | None  # the stay's, when it is this shelter's
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPerson:
+    """Who is in a bed: the stay member, her name still sealed."""
+
+    id: uuid.UUID
+    role: MemberRole
+    name: Sealed
+
+
+@dataclass(frozen=True, slots=True)
 class BoardEntry:
-    bed: Bed
+    bed: BoardBed
     state: BedState
-    occupancy: BedOccupancy | None
-    member: StayMember | None
+    occupancy: BoardPeriod | None
+    member: BoardPerson | None
+
+
+@functools.cache
+def _board_query() -> Any:
+    """One row a bed of the shelter `:shelter_id` (by label), with the period holding it at
+    `:now`, its person and its stay (when it is this shelter's), if any. Built once: a request
+    only binds its values."""
+    shelter_id = sa.bindparam("shelter_id", type_=sa.Uuid)
+    now: sa.BindParameter[datetime] = sa.bindparam("now", type_=UTCDateTime)
+    period = (
+        sa.select(BedOccupancy)
+        .where(col(BedOccupancy.shelter_id) == shelter_id, current(now))
+        .subquery("period")
+    )
+    return (
+        sa.select(
+            col(Bed.id),
+            col(Bed.room_id),
+            col(Bed.label),
+            col(Bed.kind),
+            col(Bed.out_of_service),
+            period.c.id,
+            period.c.kind,
+            period.c.stay_id,
+            period.c.member_id,
+            period.c.starts_at,
+            period.c.ends_at,
+            col(Stay.reference),
+            col(StayMember.role),
+            col(StayMember.name_key_id),
+            col(StayMember.name_sealed),
+        )
+        .outerjoin(period, period.c.bed_id == col(Bed.id))
+        .outerjoin(StayMember, col(StayMember.id) == period.c.member_id)
+        .outerjoin(
+            Stay, sa.and_(col(Stay.id) == period.c.stay_id, col(Stay.shelter_id) == shelter_id)
+        )
+        .where(col(Bed.shelter_id) == shelter_id)
+        .order_by(col(Bed.label), col(Bed.id))
+    )
 
 
 def bed_board(session: Session, *, shelter: Shelter, now: datetime) -> list[BoardEntry]:
-    """Every bed of the shelter with its state now and, if taken, who holds it."""
-    beds = list_beds(session, shelter_id=shelter.id)
-    by_bed = {o.bed_id: o for o in current_occupancies(session, shelter_id=shelter.id, now=now)}
-    member_ids = [o.member_id for o in by_bed.values() if o.member_id is not None]
-    members = (
-        {
-            m.id: m
-            for m in session.exec(
-                select(StayMember).where(col(StayMember.id).in_(member_ids))
-            ).all()
-        }
-        if member_ids
-        else {}
-    )
-    board: list[BoardEntry] = []
-    for bed in beds:
-        occupancy = by_bed.get(bed.id)
-        if occupancy is not None:
-            state = (
-                BedState.OCCUPIED if occupancy.kind is OccupancyKind.OCCUPIED else BedState.RESERVED
-            )
-        elif bed.out_of_service:
-            state = BedState.OUT_OF_SERVICE
+    """Every bed of the shelter (by label) with its state now and, if taken, who holds it: one
+    query, names still sealed (`reveal_occupant`)."""
+    board: dict[uuid.UUID, BoardEntry] = {}
+    for row in session.connection().execute(_board_query(), {"shelter_id": shelter.id, "now": now}):
+        bed = BoardBed(*row[:5])
+        period_id, kind, stay_id, member_id, starts_at, ends_at, reference = row[5:12]
+        role, name_key_id, name_sealed = row[12:]
+        occupancy = member = None
+        if period_id is None:
+            state = BedState.OUT_OF_SERVICE if bed.out_of_service else BedState.FREE
         else:
-            state = BedState.FREE
-        member = members.get(occupancy.member_id) if occupancy and occupancy.member_id else None
-        board.append(BoardEntry(bed, state, occupancy, member))
-    return board
+            occupancy = BoardPeriod(
+                period_id, kind, stay_id, member_id, starts_at, ends_at, reference
+            )
+            occupied = kind is OccupancyKind.OCCUPIED
+            state = BedState.OCCUPIED if occupied else BedState.RESERVED
+            if member_id is not None and role is not None:
+                member = BoardPerson(member_id, role, Sealed(name_key_id, name_sealed))
+        board[bed.id] = BoardEntry(bed, state, occupancy, member)  # one period a bed holds now
+    return list(board.values())
+
+
+def reveal_occupant(cipher: FieldCipher, person: BoardPerson) -> str:
+    return cipher.open(person.name, context=MEMBER_CONTEXT)
 
 
 # --- holds (reservations) ---------------------------------------------------------------------
@@ -142,107 +209,9 @@ def release_hold(
         raise NotFound(errors.NOT_FOUND)
     if hold.ends_at is not None and hold.ends_at <= now:
         raise Conflict(errors.HOLD_ENDED)
+    shelter = lock_shelter(session, shelter)
     bed_id = hold.bed_id
     end_occupancy(session, hold, now)
     session.flush()
-    update_over_capacity(session, lock_shelter(session, shelter), now=now)
+    update_over_capacity(session, shelter, now=now)
     audit_act(session, now, actor, "shelter.bed_released", shelter, "shelter_bed", bed_id)
-
-
-# --- free beds across the network -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Availability:
-    shelter_id: uuid.UUID
-    shelter_name: str
-    organisation_id: uuid.UUID
-    organisation_name: str
-    free_beds: int
-    free_cots: int
-
-
-def _free_beds_query(now: datetime) -> Any:
-    """Free, in-service beds and cots per shelter now (one aggregate over the beds)."""
-    taken = select(BedOccupancy.bed_id).where(current(now))
-    is_cot = col(Bed.kind) == BedKind.COT
-    return (
-        select(
-            col(Bed.shelter_id).label("shelter_id"),
-            func.sum(sa.case((is_cot, 0), else_=1)).label("beds"),
-            func.sum(sa.case((is_cot, 1), else_=0)).label("cots"),
-        )
-        .where(col(Bed.out_of_service).is_(False), col(Bed.id).not_in(taken))
-        .group_by(col(Bed.shelter_id))
-    )
-
-
-def free_bed_counts(
-    session: Session, *, now: datetime, shelter_ids: Sequence[uuid.UUID] | None = None
-) -> dict[uuid.UUID, tuple[int, int]]:
-    """Free, in-service (beds, cots) per shelter."""
-    query = _free_beds_query(now)
-    if shelter_ids is not None:
-        query = query.where(col(Bed.shelter_id).in_(list(shelter_ids)))
-    return {
-        shelter_id: (int(beds), int(cots)) for shelter_id, beds, cots in session.exec(query).all()
-    }
-
-
-def network_availability(
-    session: Session,
-    *,
-    now: datetime,
-    sex: Sex,
-    age: int,
-    group: Group | None,
-    children: int,
-    infants: int = 0,
-    exclude: uuid.UUID | None = None,
-) -> list[Availability]:
-    """Shelters of the whole network with enough free eligible beds: counts, never places.
-
-    Children under three (`infants`) may take cots, everyone else needs a bed. The 50 shelters
-    with most free places are listed.
-    """
-    free = _free_beds_query(now).subquery()
-    rows = (
-        session.connection()
-        .execute(
-            sa.select(
-                col(Shelter.id),
-                col(Shelter.name),
-                col(Shelter.organisation_id),
-                col(Organisation.name),
-                col(Shelter.sexes),
-                col(Shelter.min_age),
-                col(Shelter.max_age),
-                col(Shelter.groups),
-                col(Shelter.accepts_children),
-                free.c.beds,
-                free.c.cots,
-            )
-            .join(free, free.c.shelter_id == col(Shelter.id))
-            .join(Organisation, col(Organisation.id) == col(Shelter.organisation_id))
-        )
-        .all()
-    )
-    infants = min(infants, children)
-    found: list[Availability] = []
-    for row in rows:
-        shelter_id, name, organisation_id, organisation_name = row[:4]
-        sexes, min_age, max_age, groups, accepts_children, beds, cots = row[4:]
-        if shelter_id == exclude:
-            continue
-        criteria = Criteria(
-            [Sex(x) for x in sexes], min_age, max_age, [Group(g) for g in groups], accepts_children
-        )
-        if eligibility_failures(criteria, sex=sex, age=age, group=group, children=children):
-            continue
-        beds, cots = int(beds), int(cots)
-        needs_bed = 1 + children - infants
-        if beds < needs_bed or beds + min(cots, infants) < 1 + children:
-            continue
-        found.append(Availability(shelter_id, name, organisation_id, organisation_name, beds, cots))
-    found.sort(key=lambda a: (-(a.free_beds + a.free_cots), a.shelter_name, a.shelter_id))
-    return found[:MAX_ALTERNATIVES]

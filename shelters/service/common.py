@@ -211,7 +211,11 @@ def end_occupancy(session: Session, occupancy: BedOccupancy, now: datetime) -> N
         session.add(occupancy)
 
 
-def during(start: datetime, end: datetime) -> Any:
+# An instant, or a bound parameter standing for one in a statement built once.
+Instant = datetime | sa.ColumnElement[datetime]
+
+
+def during(start: Instant, end: Instant) -> Any:
     """Occupancies in force at some instant from `start` to `end` (periods are half-open)."""
     return sa.and_(
         col(BedOccupancy.starts_at) <= end,
@@ -219,7 +223,7 @@ def during(start: datetime, end: datetime) -> Any:
     )
 
 
-def current(now: datetime) -> Any:
+def current(now: Instant) -> Any:
     """Occupancies in force at `now`."""
     return during(now, now)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.audit import Actor
@@ -13,7 +14,7 @@ from core.context import Act
 from core.crypto import FieldCipher, Sealed
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organisation, Role, User, UserRole
-from core.scoped import get_owned
+from core.scoped import NOT_FOUND, get_owned
 from shelters import errors
 from shelters.models import (
     Bed,
@@ -149,14 +150,42 @@ def is_staff(session: Session, *, shelter_id: uuid.UUID, user_id: uuid.UUID | No
     )
 
 
-def sees_people(session: Session, principal: Principal, shelter: Shelter) -> bool:
-    """The shelter's address and residents are for its staff and its organisation's supervisors."""
+def sees_people(
+    session: Session, principal: Principal, shelter: Shelter, *, staff: bool | None = None
+) -> bool:
+    """The shelter's address and residents are for its staff and its organisation's supervisors.
+    `staff`: whether the principal is on the shelter's staff, when the caller read it already."""
     if principal.organisation_id != shelter.organisation_id:
         return False
     if Role.SUPERVISOR in principal.roles:
         return True
-    return Role.SHELTER_STAFF in principal.roles and is_staff(
-        session, shelter_id=shelter.id, user_id=principal.user_id
+    if Role.SHELTER_STAFF not in principal.roles:
+        return False
+    if staff is None:
+        staff = is_staff(session, shelter_id=shelter.id, user_id=principal.user_id)
+    return staff
+
+
+def shelter_seen_by(
+    session: Session, principal: Principal, *, organisation_id: uuid.UUID, shelter_id: uuid.UUID
+) -> tuple[Shelter, bool]:
+    """A shelter of the organisation (another organisation's answers as absent, as `get_shelter`)
+    and whether `principal` sees its people (`sees_people`): one query, the staff row with it."""
+    query = select(Shelter, _on_staff(principal)).where(col(Shelter.id) == shelter_id)
+    found = session.exec(query).first()
+    if found is None or found[0].organisation_id != organisation_id:
+        raise NotFound(NOT_FOUND)
+    shelter, staff = found
+    return shelter, sees_people(session, principal, shelter, staff=bool(staff))
+
+
+def _on_staff(principal: Principal) -> sa.ColumnElement[bool]:
+    """Whether the principal is on the staff of the shelter selected (false when no user)."""
+    if principal.user_id is None:
+        return sa.false()
+    return sa.exists().where(
+        col(ShelterStaff.shelter_id) == col(Shelter.id),
+        col(ShelterStaff.user_id) == principal.user_id,
     )
 
 
@@ -233,6 +262,7 @@ def get_bed(session: Session, *, shelter: Shelter, bed_id: uuid.UUID) -> Bed:
 def add_bed(
     session: Session, *, now: datetime, shelter: Shelter, data: BedCreate, actor: Actor
 ) -> Bed:
+    shelter = lock_shelter(session, shelter)
     room = session.get(Room, data.room_id)
     if room is None or room.shelter_id != shelter.id:
         raise InvalidInput(errors.NO_SUCH_ROOM)
