@@ -119,6 +119,7 @@ def _missed_calls(
             ended_at=started + timedelta(seconds=70),
             mode=CallMode.DUTY,
             status=CallStatus.ENDED,
+            twilio_status="completed",  # as Twilio's status callback reported it
             caller_key_id=key_id,
             caller_sealed=sealed,
             caller_hash=cipher.keyed_hash(number, purpose="caller"),
