@@ -7,7 +7,6 @@ form token of her browser and when her session ends if she stays idle.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,8 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlmodel import Session
+from sqlalchemy import Uuid, bindparam
+from sqlmodel import col, select
 
 from console import i18n, security
 from console.i18n import Formats, Language
@@ -129,16 +129,27 @@ class View:
         return self.principal is not None and bool(self.principal.roles & set(roles))
 
 
-def language_of(request: Request, session: Session | None, user_id: uuid.UUID | None) -> Language:
-    """The account's language; before login the browser's cookie, then its Accept-Language."""
-    if session is not None and user_id is not None:
-        user = session.get(User, user_id)
-        if user is not None and user.locale:
-            return i18n.language(user.locale)
+def language_of(request: Request, locale: str | None = None) -> Language:
+    """The account's language (`locale`); before login the browser's cookie, then its
+    Accept-Language."""
+    if locale:
+        return i18n.language(locale)
     cookie = request.cookies.get(LANGUAGE_COOKIE)
     if cookie in i18n.BY_CODE:
         return i18n.language(cookie)
     return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def _reader_query() -> Any:
+    """Her e-mail address and language, her organisation's name and time zone: one query."""
+    return (
+        select(col(User.email), col(User.locale), col(Organisation.name), Organisation.time_zone)
+        .join(Organisation, col(Organisation.id) == col(User.organisation_id))
+        .where(col(User.id) == bindparam("user_id", type_=Uuid))
+    )
+
+
+READER_QUERY = _reader_query()
 
 
 def view_of(request: Request, ctx: Context | None) -> View:
@@ -146,22 +157,30 @@ def view_of(request: Request, ctx: Context | None) -> View:
     caller, which the API's gates may admit, is a reader without an account or a menu)."""
     zone = ZoneInfo(request.app.state.settings.default_time_zone)
     if ctx is None:
-        lang = language_of(request, None, None)
+        lang = language_of(request)
         return View(request, lang, Formats(lang, zone), security.form_token(request))
     principal = ctx.principal
-    organisation = ctx.session.get(Organisation, principal.organisation_id)
-    user = ctx.session.get(User, principal.user_id) if principal.user_id else None
-    if organisation is not None:
-        zone = ZoneInfo(organisation.time_zone)
-    lang = language_of(request, ctx.session, principal.user_id)
+    email = locale = organisation_name = None
+    if principal.user_id is not None:
+        found = (
+            ctx.session.connection().execute(READER_QUERY, {"user_id": principal.user_id}).first()
+        )
+        if found is not None:
+            email, locale, organisation_name, time_zone = found
+            zone = ZoneInfo(time_zone)
+    else:
+        organisation = ctx.session.get(Organisation, principal.organisation_id)
+        if organisation is not None:
+            organisation_name, zone = organisation.name, ZoneInfo(organisation.time_zone)
+    lang = language_of(request, locale)
     return View(
         request,
         lang,
         Formats(lang, zone),
         security.form_token(request),
         principal,
-        user.email if user else None,
-        organisation.name if organisation else None,
+        email,
+        organisation_name,
         navigation(principal),
         ctx.now,
     )

@@ -21,7 +21,7 @@ from core.access import undeclared_routes
 from core.clock import Clock, SystemClock
 from core.config import Settings, get_settings
 from core.crypto import cipher_from_settings
-from core.db import create_db_engine, head_revisions, unit_of_work
+from core.db import create_db_engine, head_revisions, read_engine, unit_of_work
 from core.errors import install_error_handlers
 from core.logs import RequestContextMiddleware, configure_logging
 from core.passwords import make_hasher
@@ -83,6 +83,11 @@ def create_app(
     app.state.engine = engine
     # How a request or a webhook opens its transaction (tests swap in a rolled-back one).
     app.state.unit_of_work = partial(unit_of_work, engine)
+    # A read request's, on PostgreSQL (`core.db.read_engine`); only while the unit of work
+    # above is the app's own (`core.deps.get_session`): a swapped one takes every request.
+    app.state.own_unit_of_work = app.state.unit_of_work
+    reader = read_engine(engine)
+    app.state.read_unit_of_work = partial(unit_of_work, reader) if reader else None
     app.state.clock = clock or SystemClock()
     app.state.hasher = make_hasher(settings)
     app.state.head_revisions = head_revisions(settings)

@@ -13,7 +13,7 @@ and hands the route a `Context`:
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, NamedTuple
@@ -67,11 +67,13 @@ class Context:
         return self.principal.user_id
 
 
-def context(policy: Policy) -> Callable[..., Context]:
+def context(policy: Policy) -> Callable[..., Awaitable[Context]]:
     """A dependency: check `policy`, then give the route its `Context`."""
     gate = require(policy)
 
-    def dependency(
+    # `async def`: it only assembles what the gate and the other dependencies have given, and a
+    # plain `def` would cost the request a hop to a worker thread for nothing.
+    async def dependency(
         principal: Annotated[Principal, Depends(gate)],
         session: SessionDep,
         now: NowDep,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import functools
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel
@@ -135,6 +138,55 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# --- requests that read -------------------------------------------------------------------------
+
+# The methods whose requests take the read engine (`read_engine`) on PostgreSQL.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+_PLAIN_SELECT = re.compile(
+    r"\s*SELECT\b(?!.*\bFOR\s+(?:UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_select(statement: str) -> bool:
+    """A SELECT that takes no row lock (the statements of a read, cached: they repeat)."""
+    return _PLAIN_SELECT.match(statement) is not None
+
+
+def read_engine(engine: Engine) -> Engine | None:
+    """The engine of the requests that read (GET, HEAD) on PostgreSQL, or None on SQLite.
+
+    Its connections are in autocommit: a request that only reads sends its SELECTs without a
+    BEGIN before them or a COMMIT after (two round trips fewer, on every page and answer). The
+    first statement that is not a plain SELECT (an audit event of the read, a session's idle
+    timer, a row lock, a savepoint) opens a transaction first, so what such a request writes is
+    written as in any unit of work: all of it when it succeeds (the session's commit commits
+    it), none when it fails (a failed request rolls it back). On SQLite the unit of work's
+    BEGIN IMMEDIATE is how writers queue, so reads keep it there.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    sa.event.listen(reader, "before_cursor_execute", _begin_before_writing)
+    return reader
+
+
+def _begin_before_writing(
+    _connection: Connection,
+    cursor: Any,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    if _plain_select(statement):
+        return
+    if cursor.connection.info.transaction_status == TransactionStatus.IDLE:
+        cursor.execute("BEGIN")
 
 
 # How jobs and webhooks open a transaction: `with unit_of_work() as session: ...`.

@@ -6,6 +6,7 @@ function; the admission form and the stay page are in `shelters_admit` and `shel
 whose routers this module's router includes (so only this module is registered).
 """
 
+import itertools
 import uuid
 from functools import partial
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from core.deps import CipherDep, NowDep, SessionDep
 from core.errors import AppError
 from core.models import Role
 from shelters.deps import DecideCtx, Gate, NetworkReader, Reader, WorkCtx
-from shelters.models import ApprovalCreate, BedState, Group, Sex, TurnAwayUpdate
+from shelters.models import ApprovalCreate, Group, Sex, TurnAwayUpdate
 from shelters.router import configuration, network, visitors
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -113,20 +114,18 @@ def availability_page(
 
 @router.get(SHELTER + "/board")
 def board_page(request: Request, ctx: WorkCtx) -> Response:
-    """Mirrors GET .../board (WorkCtx); rooms and beds' reasons from GET .../rooms and .../beds
-    (ReadCtx, which admits everyone WorkCtx does)."""
+    """Mirrors GET .../board (WorkCtx): one read, grouped by room (by name)."""
     board = configuration.bed_board_route(ctx)
-    rooms = configuration.list_rooms_route(ctx)
-    out = any(bed.state == BedState.OUT_OF_SERVICE for bed in board.beds)
-    beds = configuration.list_beds_route(ctx) if out else []
-    reasons = {b.id: b.out_of_service_reason for b in beds}
-    by_room = [(room, [b for b in board.beds if b.room_id == room.id]) for room in rooms]
+    ordered = sorted(board.beds, key=lambda b: (b.room_name, str(b.room_id)))
+    rooms = [
+        (name, list(beds))
+        for (name, _), beds in itertools.groupby(ordered, key=lambda b: (b.room_name, b.room_id))
+    ]
     return page(
         view_of(request, ctx),
         "shelters/board.html",
         board=board,
-        rooms=[(room, beds) for room, beds in by_room if beds],
-        reasons=reasons,
+        rooms=rooms,
         **shelter_values(ctx),
     )
 

@@ -47,9 +47,11 @@ class Occupant(SQLModel):
 class BoardBed(SQLModel):
     bed_id: uuid.UUID
     room_id: uuid.UUID
+    room_name: str
     label: str
     kind: BedKind
     state: BedState
+    out_of_service_reason: str | None
     since: datetime | None
     until: datetime | None
     occupant: Occupant | None
@@ -240,13 +242,15 @@ def approvals_public(
 def board_public(
     board: list[service.BoardEntry], *, shelter: Shelter, now: datetime, cipher: FieldCipher
 ) -> BedBoard:
-    """The bed board as the shelter's staff see it, with the occupants' names opened."""
+    """The bed board as the shelter's staff see it, with the occupants' names opened. Built with
+    `model_construct`: every value is already of its field's type (read from typed columns), and
+    the staff of a shelter open it all night, so it skips validating what cannot be invalid."""
     beds: list[BoardBed] = []
     for entry in board:
         bed, period, member = entry.bed, entry.occupancy, entry.member
         occupant = None
         if member is not None and period is not None and period.stay_id:
-            occupant = Occupant(
+            occupant = Occupant.model_construct(
                 stay_id=period.stay_id,
                 stay_reference=period.stay_reference or "",
                 member_id=member.id,
@@ -254,12 +258,14 @@ def board_public(
                 role=member.role.value,
             )
         beds.append(
-            BoardBed(
+            BoardBed.model_construct(
                 bed_id=bed.id,
                 room_id=bed.room_id,
+                room_name=bed.room_name,
                 label=bed.label,
                 kind=bed.kind,
                 state=entry.state,
+                out_of_service_reason=service.reveal_board_reason(cipher, bed),
                 since=period.starts_at if period else None,
                 until=period.ends_at if period else None,
                 occupant=occupant,
@@ -267,7 +273,7 @@ def board_public(
             )
         )
     taken = sum(1 for b in beds if b.state in (BedState.OCCUPIED, BedState.RESERVED))
-    return BedBoard(
+    return BedBoard.model_construct(
         shelter_id=shelter.id,
         at=now,
         hard_capacity=shelter.hard_capacity,

@@ -40,6 +40,7 @@ from shelters.service.beds import (
     bed_board,
     hold_bed,
     release_hold,
+    reveal_board_reason,
     reveal_note,
     reveal_occupant,
 )
@@ -271,6 +272,7 @@ __all__ = [
     "reveal_address",
     "reveal_approval",
     "reveal_bed_reason",
+    "reveal_board_reason",
     "reveal_extension",
     "reveal_member_name",
     "reveal_municipality",

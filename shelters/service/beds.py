@@ -25,11 +25,13 @@ from shelters.models import (
     HoldCreate,
     MemberRole,
     OccupancyKind,
+    Room,
     Shelter,
     Stay,
     StayMember,
 )
 from shelters.service.common import (
+    BED_REASON_CONTEXT,
     MEMBER_CONTEXT,
     NOTE_CONTEXT,
     audit_act,
@@ -58,6 +60,8 @@ class BoardBed:
     label: str
     kind: BedKind
     out_of_service: bool
+    room_name: str
+    reason: Sealed | None  # why it is out of service, still sealed (`reveal_board_reason`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +96,9 @@ class BoardEntry:
 
 @functools.cache
 def _board_query() -> Any:
-    """One row a bed of the shelter `:shelter_id` (by label), with the period holding it at
-    `:now`, its person and its stay (when it is this shelter's), if any. Built once: a request
-    only binds its values."""
+    """One row a bed of the shelter `:shelter_id` (by label), with its room's name, the period
+    holding it at `:now`, its person and its stay (when it is this shelter's), if any. Built
+    once: a request only binds its values."""
     shelter_id = sa.bindparam("shelter_id", type_=sa.Uuid)
     now: sa.BindParameter[datetime] = sa.bindparam("now", type_=UTCDateTime)
     period = (
@@ -109,6 +113,9 @@ def _board_query() -> Any:
             col(Bed.label),
             col(Bed.kind),
             col(Bed.out_of_service),
+            col(Room.name),
+            col(Bed.out_of_service_reason_key_id),
+            col(Bed.out_of_service_reason_sealed),
             period.c.id,
             period.c.kind,
             period.c.stay_id,
@@ -120,6 +127,7 @@ def _board_query() -> Any:
             col(StayMember.name_key_id),
             col(StayMember.name_sealed),
         )
+        .join(Room, col(Room.id) == col(Bed.room_id))
         .outerjoin(period, period.c.bed_id == col(Bed.id))
         .outerjoin(StayMember, col(StayMember.id) == period.c.member_id)
         .outerjoin(
@@ -134,10 +142,14 @@ def bed_board(session: Session, *, shelter: Shelter, now: datetime) -> list[Boar
     """Every bed of the shelter (by label) with its state now and, if taken, who holds it: one
     query, names still sealed (`reveal_occupant`)."""
     board: dict[uuid.UUID, BoardEntry] = {}
-    for row in session.connection().execute(_board_query(), {"shelter_id": shelter.id, "now": now}):
-        bed = BoardBed(*row[:5])
-        period_id, kind, stay_id, member_id, starts_at, ends_at, reference = row[5:12]
-        role, name_key_id, name_sealed = row[12:]
+    params = {"shelter_id": shelter.id, "now": now}
+    for row in session.connection().execute(_board_query(), params).all():
+        reason_key_id, reason_sealed = row[6:8]
+        reason = Sealed(reason_key_id, reason_sealed) if reason_sealed is not None else None
+        bed_id, room_id, label, bed_kind, out_of_service, room_name = row[:6]
+        bed = BoardBed(bed_id, room_id, label, bed_kind, out_of_service, room_name, reason)
+        period_id, kind, stay_id, member_id, starts_at, ends_at, reference = row[8:15]
+        role, name_key_id, name_sealed = row[15:]
         occupancy = member = None
         if period_id is None:
             state = BedState.OUT_OF_SERVICE if bed.out_of_service else BedState.FREE
@@ -155,6 +167,13 @@ def bed_board(session: Session, *, shelter: Shelter, now: datetime) -> list[Boar
 
 def reveal_occupant(cipher: FieldCipher, person: BoardPerson) -> str:
     return cipher.open(person.name, context=MEMBER_CONTEXT)
+
+
+def reveal_board_reason(cipher: FieldCipher, bed: BoardBed) -> str | None:
+    """Why a bed of the board is out of service (None when it is in service)."""
+    if not bed.out_of_service or bed.reason is None:
+        return None
+    return cipher.open(bed.reason, context=BED_REASON_CONTEXT)
 
 
 # --- holds (reservations) ---------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -171,21 +173,24 @@ def shelter_seen_by(
 ) -> tuple[Shelter, bool]:
     """A shelter of the organisation (another organisation's answers as absent, as `get_shelter`)
     and whether `principal` sees its people (`sees_people`): one query, the staff row with it."""
-    query = select(Shelter, _on_staff(principal)).where(col(Shelter.id) == shelter_id)
-    found = session.exec(query).first()
+    params = {"shelter_id": shelter_id, "user_id": principal.user_id}
+    found = session.exec(_seen_query(), params=params).first()
     if found is None or found[0].organisation_id != organisation_id:
         raise NotFound(NOT_FOUND)
     shelter, staff = found
     return shelter, sees_people(session, principal, shelter, staff=bool(staff))
 
 
-def _on_staff(principal: Principal) -> sa.ColumnElement[bool]:
-    """Whether the principal is on the staff of the shelter selected (false when no user)."""
-    if principal.user_id is None:
-        return sa.false()
-    return sa.exists().where(
+@functools.cache
+def _seen_query() -> Any:
+    """The shelter `:shelter_id` and whether the user `:user_id` is on its staff (false when
+    there is no user). Built once: the gate of every shelter route runs it."""
+    on_staff = sa.exists().where(
         col(ShelterStaff.shelter_id) == col(Shelter.id),
-        col(ShelterStaff.user_id) == principal.user_id,
+        col(ShelterStaff.user_id) == sa.bindparam("user_id", type_=sa.Uuid),
+    )
+    return select(Shelter, on_staff).where(
+        col(Shelter.id) == sa.bindparam("shelter_id", type_=sa.Uuid)
     )
 
 

@@ -272,6 +272,25 @@ def test_the_bed_board_shows_who_is_where(
     assert "Occupied" in board.text
 
 
+def test_the_bed_board_groups_beds_by_room_and_says_why_one_is_out_of_service(
+    client: TestClient, desk: Desk, world: World
+) -> None:
+    as_user(client, world, desk.place.staff)
+    bed = desk.place.bed("A3")
+    taken = client.put(
+        desk.api + f"/beds/{bed.id}/service",
+        json={"out_of_service": True, "reason": "Mould on the wall"},
+    )
+    assert taken.status_code == 200
+    board = client.get(desk.base + "/board")
+    assert board.status_code == 200
+    assert board.text.count("<h2>Room 1</h2>") == 1
+    assert board.text.count('class="bed free"') == 2
+    out = board.text.split('class="bed out"')[1].split("</li>")[0]
+    assert "<strong>A3</strong>" in out
+    assert '<span class="small">Mould on the wall</span>' in out
+
+
 @pytest.mark.parametrize("path", ["/board", "/admit", "/visitors", "/turn-aways"])
 def test_a_counselor_and_other_staff_get_what_the_api_answers(
     client: TestClient, desk: Desk, world: World, path: str

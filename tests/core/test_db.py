@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -16,11 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlmodel import Session, col, func, select
 
+from core import audit
 from core.access import Public
 from core.app import create_app
+from core.audit import Actor
 from core.clock import FrozenClock
 from core.config import Settings
-from core.db import READ_ONLY, create_db_engine, unit_of_work, upgrade
+from core.db import READ_ONLY, _plain_select, create_db_engine, unit_of_work, upgrade
 from core.deps import SessionDep
 from core.models import Organisation, OrganisationKind
 from tests.conftest import (
@@ -289,9 +292,36 @@ def client(scratch: Scratch) -> Iterator[TestClient]:
     app.add_api_route(
         "/test-only/organisations/{count}",
         add_organisations,
-        methods=["POST"],
+        methods=["POST", "GET"],
         dependencies=[Public],
     )
+
+    def transaction_open(session: SessionDep, write: bool = False) -> dict[str, bool]:
+        """Whether the request's connection is inside a transaction after it read (and wrote)."""
+        session.exec(select(func.count()).select_from(Organisation)).one()
+        if write:
+            session.add(_organisation("Written Org"))
+            session.flush()
+        dbapi = session.connection().connection.dbapi_connection
+        if scratch.engine.dialect.name == "sqlite":
+            return {"open": bool(getattr(dbapi, "in_transaction", False))}
+        return {"open": dbapi.info.transaction_status.name != "IDLE"}  # type: ignore[union-attr]
+
+    def write_then_raise(session: SessionDep) -> None:
+        session.add(_organisation("Rolled Back Org"))
+        session.flush()
+        raise RuntimeError("after the write")
+
+    def audited(session: SessionDep) -> dict[str, int]:
+        event = audit.record(session, T0, Actor("system", "test"), "test.read", "thing", None)
+        return {"id": event.id}
+
+    for path, endpoint in (
+        ("/test-only/transaction", transaction_open),
+        ("/test-only/write-then-raise", write_then_raise),
+        ("/test-only/audited", audited),
+    ):
+        app.add_api_route(path, endpoint, methods=["GET", "POST"], dependencies=[Public])
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
         yield client
 
@@ -315,3 +345,59 @@ def test_a_request_whose_commit_fails_is_answered_as_an_error(
     errors = [r for r in caplog.records if r.name == "sigurna.errors"]
     assert [getattr(r, "error_type", None) for r in errors] == ["IntegrityError"]
     assert _names(scratch.engine) == []
+
+
+# --- requests that read (GET) --------------------------------------------------------------------
+
+
+def test_a_read_sends_no_begin_on_postgresql_and_opens_one_when_it_writes(
+    client: TestClient, backend: str, scratch: Scratch
+) -> None:
+    read = client.get("/test-only/transaction")
+    assert read.status_code == 200
+    # PostgreSQL: autocommit until a write; SQLite: BEGIN IMMEDIATE as for every request.
+    assert read.json() == {"open": backend == "sqlite"}
+    assert client.post("/test-only/transaction").json() == {"open": True}
+    written = client.get("/test-only/transaction", params={"write": "true"})
+    assert written.json() == {"open": True}
+    assert _names(scratch.engine) == ["Written Org"]
+
+
+def test_a_read_that_wrote_and_then_failed_keeps_nothing(
+    client: TestClient, scratch: Scratch
+) -> None:
+    assert client.get("/test-only/write-then-raise").status_code == 500
+    # Two rows with the same name: the second fails at the commit, after the first was sent.
+    assert client.get("/test-only/organisations/2").status_code == 500
+    assert _names(scratch.engine) == []
+    assert client.get("/test-only/organisations/1").json() == {"added": 1}
+    assert _names(scratch.engine) == ["Twin Org"]
+
+
+def test_reads_that_audit_at_once_keep_the_chain_whole(
+    client: TestClient, scratch: Scratch
+) -> None:
+    def read_twenty() -> list[int]:
+        return [client.get("/test-only/audited").json()["id"] for _ in range(20)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = [i for batch in pool.map(lambda _: read_twenty(), range(4)) for i in batch]
+    with Session(scratch.engine) as session:
+        checked, problems = audit.verify(session)
+    assert problems == []
+    first = min(ids)
+    assert sorted(ids) == list(range(first, first + 80))  # 80 events, no number twice
+    assert checked == first + 79
+
+
+def test_only_plain_selects_are_read_without_a_transaction() -> None:
+    assert _plain_select("SELECT a FROM b WHERE c = %(c)s")
+    assert _plain_select("\n  select a\nfrom b")
+    assert not _plain_select("SELECT a FROM b WHERE c = 1 FOR UPDATE")
+    assert not _plain_select("SELECT a FROM b FOR NO KEY UPDATE OF b")
+    assert not _plain_select("SELECT a FROM b\nFOR  SHARE SKIP LOCKED")
+    assert not _plain_select("SELECT a FROM b FOR KEY SHARE")
+    assert not _plain_select("UPDATE auth_session SET last_seen_at = now()")
+    assert not _plain_select("INSERT INTO audit_event VALUES (1)")
+    assert not _plain_select("WITH moved AS (DELETE FROM a RETURNING *) SELECT * FROM moved")
+    assert not _plain_select("SAVEPOINT sa_savepoint_1")

@@ -547,6 +547,12 @@ def test_an_occupied_bed_cannot_go_out_of_service_a_free_one_can(
     )
     assert free.status_code == 200
     assert board_states(client, place) == {"A1": "occupied", "A2": "out_of_service", "A3": "free"}
+    beds = {b["label"]: b for b in client.get(place.url + "/board").json()["beds"]}
+    assert [(beds[label]["room_name"], beds[label]["out_of_service_reason"]) for label in beds] == [
+        ("Room 1", None),
+        ("Room 1", "Broken frame"),
+        ("Room 1", None),
+    ]
     # The only adult bed left is out of service: a second woman is turned away.
     refused = client.post(place.url + "/stays", json=admission(name="Second Test"))
     assert refused.status_code == 409
