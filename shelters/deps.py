@@ -18,13 +18,16 @@ and the cipher.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlmodel import Session
 
 from core.access import Policy, Scope, declare, require
 from core.auth import Principal
 from core.context import Context
+from core.crypto import FieldCipher
 from core.deps import CipherDep, ClockDep, NowDep, SessionDep, SettingsDep
 from core.errors import NotFound, Unauthenticated
 from core.models import Role
@@ -72,6 +75,27 @@ class Gate(Context):
         return service.get_stay(self.session, shelter=self.shelter, stay_id=stay_id)
 
 
+def admit_to_shelter(
+    policy: Policy,
+    principal: Principal,
+    session: Session,
+    now: datetime,
+    cipher: FieldCipher,
+    *,
+    org_id: uuid.UUID,
+    shelter_id: uuid.UUID,
+) -> Gate:
+    """The shelter gate's own rule, for a principal already checked against `policy` (a page
+    over all her shelters admits her to each of them by this)."""
+    shelter, people = service.shelter_seen_by(
+        session, principal, organisation_id=org_id, shelter_id=shelter_id
+    )
+    # Admins configure shelters without seeing who is in them; nobody else gets this far.
+    if not people and (Role.ADMIN not in principal.roles or Role.ADMIN not in policy.roles):
+        raise NotFound(errors.NOT_FOUND)
+    return Gate(principal, session, now, cipher, shelter, people)
+
+
 def shelter_gate(policy: Policy) -> Callable[..., Gate]:
     """The dependency for routes under /organisations/{org_id}/shelters/{shelter_id}."""
     check = require(policy)
@@ -88,13 +112,9 @@ def shelter_gate(policy: Policy) -> Callable[..., Gate]:
     ) -> Gate:
         # The policy's check, in this gate's worker thread (declared below for the matrix).
         principal = check(request, session, clock, settings)
-        shelter, people = service.shelter_seen_by(
-            session, principal, organisation_id=org_id, shelter_id=shelter_id
+        return admit_to_shelter(
+            policy, principal, session, now, cipher, org_id=org_id, shelter_id=shelter_id
         )
-        # Admins configure shelters without seeing who is in them; nobody else gets this far.
-        if not people and (Role.ADMIN not in principal.roles or Role.ADMIN not in policy.roles):
-            raise NotFound(errors.NOT_FOUND)
-        return Gate(principal, session, now, cipher, shelter, people)
 
     declare(gate, policy)
     return gate

@@ -5,7 +5,7 @@ route answers (`GET .../shelters/{shelter_id}/attention`: assessments overdue, s
 extensions waiting, nights over capacity) and its live entry approvals (`GET
 .../entry-approvals`; the API has no approvals waiting for a decision: a supervisor approves an
 entry when she records it). The page's policy is the attention route's (`shelters.deps.WORK`);
-each shelter is then admitted by the very shelter gate of those routes (`shelter_gate(WORK)`),
+each shelter is then admitted by the rule of those routes' shelter gate (`admit_to_shelter`),
 so she sees exactly the shelters, and the items, the API would answer her.
 
 The forms act through the routes that decide (`shelters.deps.DecideCtx`): approve or reject an
@@ -27,7 +27,7 @@ from console.pages.inbox_common import EXTENSION_STATUS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context, context
 from core.errors import NotFound
-from shelters.deps import WORK, DecideCtx, shelter_gate
+from shelters.deps import WORK, DecideCtx, admit_to_shelter
 from shelters.models import ApprovalPublic, ExtensionDecision, ShelterPublic
 from shelters.router import casework, configuration, stays, visitors
 from shelters.router.answers import AttentionPublic
@@ -42,7 +42,6 @@ EXTENSION = SHELTER + "/stays/{stay_id}/extensions/{extension_id}"
 # The attention route's policy, for a page over all her shelters; each is then admitted by the
 # attention route's own shelter gate.
 Worker = Annotated[Context, Depends(context(WORK))]
-_shelter_at_work = shelter_gate(WORK)
 
 done_messages(
     {
@@ -79,13 +78,14 @@ def _attention(org_id: uuid.UUID, ctx: Context) -> list[ShelterAttention]:
     found: list[ShelterAttention] = []
     for shelter in configuration.list_shelters_route(org_id, ctx.principal, ctx.session):
         try:
-            gate = _shelter_at_work(
+            gate = admit_to_shelter(
+                WORK,
+                ctx.principal,
+                ctx.session,
+                ctx.now,
+                ctx.cipher,
                 org_id=org_id,
                 shelter_id=shelter.id,
-                session=ctx.session,
-                now=ctx.now,
-                cipher=ctx.cipher,
-                principal=ctx.principal,
             )
         except NotFound:
             continue
