@@ -11,6 +11,7 @@ from core.scoped import NOT_FOUND as NOT_FOUND
 
 # --- not found -----------------------------------------------------------------------------------
 NOTHING_KEPT = "Nothing is kept for this call (withheld, none left, or deleted after retention)."
+NO_DUTY_PHONE = "You have no duty phone: set your duty phone number first."
 
 # --- refused -------------------------------------------------------------------------------------
 FEED_REFUSED = "This calendar link is unknown or has been revoked."

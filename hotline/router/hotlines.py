@@ -16,6 +16,7 @@ from hotline.deps import DutyStaffCtx, OversightCtx, ReaderCtx
 from hotline.models import (
     ClosureCreate,
     ClosurePublic,
+    DutyPhone,
     DutyPhonePublic,
     DutyPhoneSet,
     DutyPhoneVerify,
@@ -132,6 +133,16 @@ def set_duty_phone_route(
     return VerificationSent(verification="sent")
 
 
+@router.get(
+    "/organisations/{org_id}/duty-phones/me",
+    responses={404: {"description": "the caller has no duty phone yet"}},
+)
+def get_own_duty_phone_route(org_id: uuid.UUID, ctx: DutyStaffCtx) -> DutyPhonePublic:
+    """One's own duty mobile and whether it is confirmed (404 while there is none)."""
+    phone = service.own_duty_phone(ctx.session, organisation_id=org_id, user_id=ctx.user_id)
+    return _duty_phones_public(ctx, [phone])[0]
+
+
 @router.post(
     "/organisations/{org_id}/duty-phones/me/verify",
     response_model=DutyPhonePublic,
@@ -159,7 +170,11 @@ def list_duty_phones_route(org_id: uuid.UUID, ctx: OversightCtx) -> list[DutyPho
 
 def _duty_phones(ctx: Context, org_id: uuid.UUID) -> list[DutyPhonePublic]:
     """The organisation's duty mobiles with their owners' names, by name."""
-    phones = service.list_duty_phones(ctx.session, organisation_id=org_id)
+    return _duty_phones_public(ctx, service.list_duty_phones(ctx.session, organisation_id=org_id))
+
+
+def _duty_phones_public(ctx: Context, phones: list[DutyPhone]) -> list[DutyPhonePublic]:
+    """Duty mobiles as the API answers them, with their owners' names."""
     names = service.display_names(ctx.session, [p.user_id for p in phones])
     return [
         DutyPhonePublic(

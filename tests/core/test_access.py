@@ -29,7 +29,16 @@ from core.config import Settings
 from core.crypto import cipher_from_settings
 from core.logs import ConsoleFormatter, JsonFormatter
 from core.models import ApiToken, Organisation, OrganisationKind, Role
-from hotline.models import Call, CallbackTask, CallMode, CallStatus, Hotline, HotlineClosure, Shift
+from hotline.models import (
+    Call,
+    CallbackTask,
+    CallMode,
+    CallStatus,
+    DutyPhone,
+    Hotline,
+    HotlineClosure,
+    Shift,
+)
 from notifications import service as notification_service
 from notifications.models import Channel as NotificationChannel
 from notifications.models import ContactCreate, DeliveryState, Purpose
@@ -190,6 +199,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", HOTLINE + "/gaps"): Expect("org", OVERSIGHT),
     ("POST", HOTLINE + "/calendar-feeds"): Expect("org", OVERSIGHT),
     ("GET", "/organisations/{org_id}/duty-phones"): Expect("org", OVERSIGHT),
+    ("GET", "/organisations/{org_id}/duty-phones/me"): Expect("org", DUTY_STAFF),
     ("PUT", "/organisations/{org_id}/duty-phones/me"): Expect("org", DUTY_STAFF),
     ("POST", "/organisations/{org_id}/duty-phones/me/verify"): Expect("org", DUTY_STAFF),
     ("POST", "/organisations/{org_id}/duty-phones/me/calendar-feed"): Expect("org", DUTY_STAFF),
@@ -489,6 +499,17 @@ def build_population(world: World, db: Session, settings: Settings) -> Populatio
             if home == "home" and role is Role.SHELTER_STAFF:
                 # The shelter's own staff: the shelter gate lets them through.
                 assign(world, shelter, user)
+            if role in DUTY_STAFF:
+                # Their own duty phone: GET duty-phones/me answers it (without one, a 404).
+                db.add(
+                    DutyPhone(
+                        organisation_id=organisations[home].id,
+                        user_id=user.id,
+                        number=f"+6149157{len(credentials):04d}",
+                        created_at=world.clock.now(),
+                    )
+                )
+                db.flush()
             credentials[label] = ("cookie", next(iter(world.login_cookie(user).values())))
     hotline, closure, shift = _hotline(world, organisations["home"].id, target.id)
     call, task = _missed_call(world, organisations["home"].id, hotline)
