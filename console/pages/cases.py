@@ -6,8 +6,8 @@ only gathers them, so that the console registers one router for the cases desk.
 
 from fastapi import APIRouter
 
-from console.pages import cases_card, cases_desk, cases_list, cases_plan
+from console.pages import cases_card, cases_desk, cases_edit, cases_list, cases_plan
 
 router = APIRouter(include_in_schema=False)
-for module in (cases_list, cases_card, cases_plan, cases_desk):
+for module in (cases_list, cases_card, cases_edit, cases_plan, cases_desk):
     router.include_router(module.router)

@@ -4,6 +4,7 @@ answers), and the forms that add to it, each behind the gate of the API route it
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -42,16 +43,18 @@ done_messages(
 )
 
 
-def _case_page(
+def show_case(
     request: Request,
     gate: CaseGate,
     *,
     code: int = 200,
     failed: str | None = None,
     form: str | None = None,
+    card: dict[str, Any] | None = None,
 ) -> Response:
     """The case page (the reads of `GET …/cases/{case_id}`, `/status`, `/links`, `/contacts`,
-    `/services`, `/steps`, `/consents`: one gate, one audited read)."""
+    `/services`, `/steps`, `/consents`: one gate, one audited read); `card`: what she entered
+    in the card form, shown again after a refusal (else the card as it stands)."""
     view = view_of(request, gate.ctx)
     zone = view.formats.zone
     return page(
@@ -70,19 +73,20 @@ def _case_page(
         now_local=local_value(gate.now, zone),
         failed=failed,
         failed_form=form,
+        card=card,
     )
 
 
 @router.get(CASE)
 def case_page(request: Request, gate: CaseReader) -> Response:
-    return _case_page(request, gate)
+    return show_case(request, gate)
 
 
 def _failed(request: Request, gate: CaseGate, form_name: str) -> Callable[[int, str], Response]:
     """The case page again with the problem, beside the form that failed (nothing changed)."""
 
     def failed(code: int, message: str) -> Response:
-        return _case_page(request, gate, code=code, failed=message, form=form_name)
+        return show_case(request, gate, code=code, failed=message, form=form_name)
 
     return failed
 

@@ -1,6 +1,7 @@
 """Console pages: the counselor on duty. Who is on duty per hotline now and next, the open
 callback tasks (safe to call back? close with an outcome), her own shifts with her calendar
-link, and her duty phone. The call log is in `duty_calls` (included here)."""
+link, and her duty phone (its number and whether it is confirmed). The call log is in
+`duty_calls`, a hotline's closed days in `duty_closures` (both included here)."""
 
 import json
 import uuid
@@ -11,14 +12,21 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from console.forms import Form, act, parse, values
-from console.pages import duty_calls
+from console.pages import duty_calls, duty_closures
 from console.pages.duty_common import OUTCOME_LABELS, POSITION_LABELS, SAFE_LABELS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
 from core.deps import SettingsDep
-from core.errors import AppError
+from core.errors import AppError, NotFound
 from hotline.deps import CaseworkCtx, DutyStaffCtx, roster_follows_changes
-from hotline.models import DutyPhoneSet, DutyPhoneVerify, HotlinePublic, TaskClose, TaskUpdate
+from hotline.models import (
+    DutyPhonePublic,
+    DutyPhoneSet,
+    DutyPhoneVerify,
+    HotlinePublic,
+    TaskClose,
+    TaskUpdate,
+)
 from hotline.router import calls as calls_api
 from hotline.router import feeds as feeds_api
 from hotline.router import hotlines as hotlines_api
@@ -191,16 +199,30 @@ def calendar_feed_form(
 
 
 def _phone_page(
-    request: Request, ctx: Context, status: int = 200, problem: str | None = None
+    request: Request,
+    org_id: uuid.UUID,
+    ctx: Context,
+    status: int = 200,
+    problem: str | None = None,
 ) -> Response:
+    """Her number and whether it is confirmed (GET duty-phones/me; none yet: None)."""
+    try:
+        phone: DutyPhonePublic | None = hotlines_api.get_own_duty_phone_route(org_id, ctx)
+    except NotFound:
+        phone = None
     return page(
-        view_of(request, ctx), "duty/phone.html", status, active="duty", problem_message=problem
+        view_of(request, ctx),
+        "duty/phone.html",
+        status,
+        active="duty",
+        phone=phone,
+        problem_message=problem,
     )
 
 
 @router.get(DUTY + "/phone")
 def phone_page(request: Request, org_id: uuid.UUID, ctx: DutyStaffCtx) -> Response:
-    return _phone_page(request, ctx)
+    return _phone_page(request, org_id, ctx)
 
 
 @router.post(DUTY + "/phone", dependencies=ROSTER)
@@ -216,7 +238,7 @@ def phone_form(
     return act(
         ctx.session,
         work,
-        lambda status, message: _phone_page(request, ctx, status, message),
+        lambda status, message: _phone_page(request, org_id, ctx, status, message),
         redirect(f"{PREFIX}/o/{org_id}/duty/phone", done="phone_code_sent"),
     )
 
@@ -227,12 +249,14 @@ def verify_form(request: Request, org_id: uuid.UUID, form: Form, ctx: DutyStaffC
     try:
         body = parse(DutyPhoneVerify, values(form))
     except AppError as exc:
-        return _phone_page(request, ctx, exc.status_code, exc.message)
+        return _phone_page(request, org_id, ctx, exc.status_code, exc.message)
     result = hotlines_api.verify_duty_phone_route(org_id, body, ctx)
     if isinstance(result, JSONResponse):
         answer: dict[str, Any] = json.loads(bytes(result.body))
-        return _phone_page(request, ctx, result.status_code, str(answer.get("message", "")))
+        message = str(answer.get("message", ""))
+        return _phone_page(request, org_id, ctx, result.status_code, message)
     return redirect(f"{PREFIX}/o/{org_id}/duty/phone", done="phone_verified")
 
 
 router.include_router(duty_calls.router)
+router.include_router(duty_closures.router)

@@ -1,6 +1,7 @@
 """Console pages: the call log. Recent calls (a caller's number only as its last two digits),
-one call with its ladder, classifying it, and revealing the full number (with a reason, audited;
-shown on the answer page only, never in a URL). Included by `console.pages.duty`."""
+one call with its ladder, classifying it, and revealing the full number or the voicemail's
+address (each with a reason, audited; shown on the answer page only, never in a URL). Included by
+`console.pages.duty`."""
 
 import uuid
 from typing import Any
@@ -64,6 +65,7 @@ def _call_page(
     status: int = 200,
     problem: str | None = None,
     revealed: str | None = None,
+    voicemail: str | None = None,
 ) -> Response:
     call = calls_api.get_call(org_id, call_id, ctx)
     return page(
@@ -75,6 +77,7 @@ def _call_page(
         hotline_names=_hotline_names(org_id, ctx),
         problem_message=problem,
         revealed=revealed,
+        voicemail=voicemail,
         **LABELS,
     )
 
@@ -119,4 +122,22 @@ def reveal_form(
         work,
         lambda status, message: _call_page(request, org_id, call_id, ctx, status, message),
         lambda found: _call_page(request, org_id, call_id, ctx, revealed=found.value),
+    )
+
+
+@router.post(CALLS + "/{call_id}/reveal-voicemail")
+def reveal_voicemail_form(
+    request: Request, org_id: uuid.UUID, call_id: uuid.UUID, form: Form, ctx: CaseworkCtx
+) -> Response:
+    """The voicemail's address at Twilio, with a reason (audited): on this answer only."""
+
+    def work() -> Any:
+        body = parse(Reason, values(form))
+        return calls_api.reveal_voicemail_route(org_id, call_id, body, ctx)
+
+    return act(
+        ctx.session,
+        work,
+        lambda status, message: _call_page(request, org_id, call_id, ctx, status, message),
+        lambda found: _call_page(request, org_id, call_id, ctx, voicemail=found.value),
     )

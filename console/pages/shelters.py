@@ -2,11 +2,11 @@
 its turn-aways and its visitors.
 
 Each page names the gate of the API route it mirrors (`shelters.deps`) and calls that route's
-function; the admission form and the stay page are in `shelters_admit` and `shelters_stays`,
-whose routers this module's router includes (so only this module is registered).
+function; the admission form, the stay page and the bed board's forms are in `shelters_admit`,
+`shelters_stays` and `shelters_beds`, whose routers this module's router includes (so only this
+module is registered).
 """
 
-import itertools
 import uuid
 from functools import partial
 from typing import Annotated, Any
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instant, parse, values
-from console.pages import shelters_admit, shelters_stays
+from console.pages import shelters_admit, shelters_beds, shelters_stays
 from console.pages.shelters_common import LABELS, shelter_url, shelter_values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
@@ -114,20 +114,9 @@ def availability_page(
 
 @router.get(SHELTER + "/board")
 def board_page(request: Request, ctx: WorkCtx) -> Response:
-    """Mirrors GET .../board (WorkCtx): one read, grouped by room (by name)."""
-    board = configuration.bed_board_route(ctx)
-    ordered = sorted(board.beds, key=lambda b: (b.room_name, str(b.room_id)))
-    rooms = [
-        (name, list(beds))
-        for (name, _), beds in itertools.groupby(ordered, key=lambda b: (b.room_name, b.room_id))
-    ]
-    return page(
-        view_of(request, ctx),
-        "shelters/board.html",
-        board=board,
-        rooms=rooms,
-        **shelter_values(ctx),
-    )
+    """Mirrors GET .../board (WorkCtx): one read, grouped by room (by name), with the forms of
+    `shelters_beds` (holds, beds out of service, the lockdown)."""
+    return shelters_beds.board(request, ctx)
 
 
 # --- turn-aways -------------------------------------------------------------------------------
@@ -270,4 +259,5 @@ def exit_form(request: Request, entry_id: uuid.UUID, form: Form, ctx: WorkCtx) -
 
 
 router.include_router(shelters_admit.router)
+router.include_router(shelters_beds.router)
 router.include_router(shelters_stays.router)
