@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
 from console.forms import Form, act, local_instants, parse, values
 from console.pages.shelters_common import shelter_url, shelter_values
@@ -117,6 +118,32 @@ def bed_service_form(request: Request, bed_id: uuid.UUID, form: Form, ctx: WorkC
         lambda: configuration.bed_service_route(bed_id, parse(BedServiceSet, entered), ctx),
         _failed(request, ctx, str(bed_id), entered),
         lambda bed: _back(ctx, "bed_out_of_service" if bed.out_of_service else "bed_in_service"),
+    )
+
+
+class _BedChosen(BaseModel):
+    """The bed a form names in a select rather than in its address."""
+
+    model_config = ConfigDict(extra="ignore")
+    bed_id: uuid.UUID
+
+
+@router.post(SHELTER + "/beds/out-of-service")
+def out_of_service_form(request: Request, form: Form, ctx: WorkCtx) -> Response:
+    """Mirrors PUT .../beds/{bed_id}/service (WorkCtx) for the bed chosen in the board's one
+    "out of service" form (a form a free bed would make a 40-bed board heavy to render)."""
+    entered = values(form)
+
+    def work() -> object:
+        bed_id = parse(_BedChosen, entered).bed_id
+        data = {"out_of_service": True, "reason": entered.get("reason")}
+        return configuration.bed_service_route(bed_id, parse(BedServiceSet, data), ctx)
+
+    return act(
+        ctx.session,
+        work,
+        _failed(request, ctx, "out_of_service", entered),
+        lambda _: _back(ctx, "bed_out_of_service"),
     )
 
 

@@ -109,6 +109,7 @@ MIRRORS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", CS + "/holds"): ("POST", SHELTER + "/holds"),
     ("POST", CS + "/holds/{hold_id}/release"): ("DELETE", SHELTER + "/holds/{hold_id}"),
     ("POST", CS + "/beds/{bed_id}/service"): ("PUT", SHELTER + "/beds/{bed_id}/service"),
+    ("POST", CS + "/beds/out-of-service"): ("PUT", SHELTER + "/beds/{bed_id}/service"),
     ("POST", CS + "/lockdown"): ("PUT", SHELTER + "/lockdown"),
     ("GET", CS + "/admit"): ("POST", SHELTER + "/stays"),
     ("POST", CS + "/admit"): ("POST", SHELTER + "/stays"),

@@ -203,12 +203,14 @@ def test_take_a_bed_out_of_service_and_bring_it_back(
 ) -> None:
     as_user(client, world, desk.place.staff)
     bed = desk.place.bed("A2")
-    url = f"{desk.base}/beds/{bed.id}/service"
     page = client.get(desk.base + "/board")
-    assert f'action="{url}"' in page.text
-    assert "Take A2 out of service" in text(page.text)
+    out_url = f"{desk.base}/beds/out-of-service"
+    assert f'action="{out_url}"' in page.text
+    chooser = page.text.split('id="out-bed"')[1].split("</select>")[0]
+    assert chooser.count("<option ") == 3  # the three free beds
+    assert f'value="{bed.id}"' in chooser
 
-    out = post_form(client, settings, url, {"out_of_service": "true", "reason": "Broken frame"})
+    out = post_form(client, settings, out_url, {"bed_id": str(bed.id), "reason": "Broken frame"})
 
     assert out.status_code == 303, out.text
     assert out.headers["location"] == desk.base + "/board?done=bed_out_of_service"
@@ -220,7 +222,10 @@ def test_take_a_bed_out_of_service_and_bring_it_back(
     assert "Bring A2 back into service" in shown
     tile = page.text.split('class="bed out"')[1].split("</li>")[0]
     assert '<span class="small">Broken frame</span>' in tile
+    chooser = page.text.split('id="out-bed"')[1].split("</select>")[0]
+    assert f'value="{bed.id}"' not in chooser
 
+    url = f"{desk.base}/beds/{bed.id}/service"
     back = post_form(client, settings, url, {"out_of_service": "false", "reason": "Repaired"})
 
     assert back.status_code == 303, back.text
@@ -235,17 +240,34 @@ def test_a_bad_service_form_is_refused_and_changes_nothing(
 ) -> None:
     as_user(client, world, desk.place.staff)
     bed = desk.place.bed("A2")
-    url = f"{desk.base}/beds/{bed.id}/service"
+    out_url = f"{desk.base}/beds/out-of-service"
 
-    short = post_form(client, settings, url, {"out_of_service": "true", "reason": "ab"})
+    short = post_form(client, settings, out_url, {"bed_id": str(bed.id), "reason": "ab"})
 
     assert short.status_code == 422
     assert "Please check what you entered." in short.text
     assert "reason" in short.text
-    assert f'id="reason-{bed.id}" name="reason" maxlength="200" required' in short.text
+    assert 'id="out-reason" name="reason" maxlength="200" required' in short.text
     assert 'value="ab"' in short.text
-    assert short.text.count("<details open>") == 1
+    assert f'<option value="{bed.id}" selected>' in short.text
     assert bed_row(db, bed).out_of_service is False
+
+    nameless = post_form(client, settings, out_url, {"bed_id": "A2", "reason": "Broken frame"})
+    assert nameless.status_code == 422
+    assert "bed_id" in nameless.text
+    assert bed_row(db, bed).out_of_service is False
+
+    # Bringing a bed back needs a reason too.
+    url = f"{desk.base}/beds/{bed.id}/service"
+    ok = post_form(client, settings, out_url, {"bed_id": str(bed.id), "reason": "Broken frame"})
+    assert ok.status_code == 303
+    again = post_form(client, settings, url, {"out_of_service": "false", "reason": "ok"})
+    assert again.status_code == 422
+    assert f'id="reason-{bed.id}" name="reason" maxlength="200" required' in again.text
+    assert again.text.count("<details open>") == 1
+    assert bed_row(db, bed).out_of_service is True
+    ok = post_form(client, settings, url, {"out_of_service": "false", "reason": "Repaired"})
+    assert ok.status_code == 303
 
     # A held bed cannot go out of service: the API's 409, nothing changed.
     held = post_form(client, settings, desk.base + "/holds", {"bed_id": str(bed.id), **HOLD})
@@ -262,18 +284,26 @@ def test_a_counselor_and_other_staff_may_not_change_a_bed(
 ) -> None:
     bed = desk.place.bed("A2")
     body = {"out_of_service": True, "reason": "Broken frame"}
+    api = ("PUT", f"{desk.api}/beds/{bed.id}/service", body)
     answers = [
         refused_alike(
             client,
             settings,
             world,
             user,
-            ("PUT", f"{desk.api}/beds/{bed.id}/service", body),
+            api,
             (f"{desk.base}/beds/{bed.id}/service", {**body, "out_of_service": "true"}),
         )
         for user in strangers(world, desk)
     ]
-    assert answers == [403, 404]
+    chosen = {"bed_id": str(bed.id), "reason": "Broken frame"}
+    answers += [
+        refused_alike(
+            client, settings, world, user, api, (f"{desk.base}/beds/out-of-service", chosen)
+        )
+        for user in strangers(world, desk)
+    ]
+    assert answers == [403, 404, 403, 404]
     assert bed_row(db, bed).out_of_service is False
 
 
