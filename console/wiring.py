@@ -20,6 +20,13 @@ def configure(app: FastAPI) -> None:
     app.include_router(router)
     # The style sheet, the script and the vendored packages (htmx from npm, `make install`).
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR, check_dir=False), name="console-static")
+    # Both tried before the API's routes: they refuse any path outside /console at once (the
+    # mount by its prefix, the pages by `ConsoleRouter.matches`), so a page is not matched
+    # against every API route first, and the API's routes keep their order after them.
+    routes = app.router.routes
+    pages, mount = routes[-2:]  # as just added
+    del routes[-2:]
+    routes[:0] = [mount, pages]
     app.state.non_api_routes = app.state.non_api_routes | {STATIC_URL}
     app.add_middleware(security.HeadersMiddleware)
     errors.install(app)

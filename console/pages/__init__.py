@@ -7,10 +7,31 @@ refuses with the same 403 or 404. A form posts the API body's fields; `console.f
 them into the API's own body model and the page calls the API route function that acts on it.
 """
 
+from typing import Any
+
 from fastapi import APIRouter
+from starlette.routing import Match
 
 from console.pages import admin, cases, duty, inbox, rota, session, shelters, supervision
+from console.render import PREFIX
 
-router = APIRouter()
+
+class ConsoleRouter(APIRouter):
+    """The console's pages, which answer only paths under /console: any other path is refused
+    by one string test before FastAPI tries its pages one by one. So the app can try the console
+    first (`console.wiring`): a page no longer waits while every API route is tried (about
+    1.5 ms a page), and an API request pays that one test."""
+
+    def matches(self, scope: Any) -> tuple[Match, Any]:
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+router = ConsoleRouter()
 for module in (session, duty, rota, shelters, supervision, inbox, cases, admin):
     router.include_router(module.router)
