@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from pwdlib import PasswordHash
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from core.clock import Clock
 from core.config import Settings
@@ -39,13 +40,23 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         open_unit = state.read_unit_of_work  # autocommit until it writes (`read_engine`)
     unit = open_unit()
     session: Session = unit.__enter__()
+    # As FastAPI closes a plain generator dependency: shielded from the request's cancellation
+    # (a client gone, a server shutting down), so the session is always closed and its
+    # connection returned, and on a limiter of its own, so the close never waits for a worker
+    # thread that may itself be waiting for a connection.
+    limiter = anyio.CapacityLimiter(1)
     try:
         yield session
     except BaseException as exc:
-        if not await run_in_threadpool(unit.__exit__, type(exc), exc, exc.__traceback__):
+        with anyio.CancelScope(shield=True):
+            kept = await anyio.to_thread.run_sync(
+                unit.__exit__, type(exc), exc, exc.__traceback__, limiter=limiter
+            )
+        if not kept:
             raise
     else:
-        await run_in_threadpool(unit.__exit__, None, None, None)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(unit.__exit__, None, None, None, limiter=limiter)
 
 
 async def get_clock(request: Request) -> Clock:
