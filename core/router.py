@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from sqlmodel import SQLModel, col, select
@@ -45,6 +45,7 @@ from core.models import (
     UserPublic,
     UserUpdate,
 )
+from core.routing import Router
 from core.throttle import source_of
 
 # --- policies: who may call what (the matrix test in tests/core/test_access.py mirrors them) ----
@@ -63,7 +64,7 @@ Member = Annotated[Principal, allow(MEMBER)]
 OrgAdmin = Annotated[Context, Depends(context(ORG_ADMIN))]
 OrgOversight = Annotated[Context, Depends(context(ORG_OVERSIGHT))]
 
-router = APIRouter()
+router = Router()
 
 
 class Status(SQLModel):

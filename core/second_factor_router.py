@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel
 
@@ -15,6 +15,7 @@ from core.access import ALL_ROLES, Policy, Scope
 from core.context import Context, context
 from core.errors import Unauthenticated, error_body
 from core.models import AuthSession, Role, User
+from core.routing import Router
 from core.scoped import get_owned
 
 # Any signed-in person (not a token), even before the second factor: this is how it is passed.
@@ -23,8 +24,8 @@ ORG_ADMIN = Policy(Scope.ORGANISATION, frozenset({Role.ADMIN}))
 SessionUser = Annotated[Context, Depends(context(SESSION_USER))]
 OrgAdmin = Annotated[Context, Depends(context(ORG_ADMIN))]
 
-router = APIRouter(prefix="/auth/mfa", tags=["auth"])
-admin_router = APIRouter(tags=["users"])
+router = Router(prefix="/auth/mfa", tags=["auth"])
+admin_router = Router(tags=["users"])
 
 
 class Code(SQLModel):

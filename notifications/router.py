@@ -10,12 +10,13 @@ import uuid
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from core.access import Signed
 from core.context import Context
 from core.deps import NowDep, SettingsDep
 from core.errors import Forbidden
+from core.routing import Router
 from core.twilio import signed_form
 from notifications import service
 from notifications.deps import ContactKeeper, DeliveryWatcher
@@ -32,7 +33,7 @@ from notifications.models import (
 
 log = logging.getLogger("sigurna.notifications")
 
-router = APIRouter(tags=["notifications"])
+router = Router(tags=["notifications"])
 
 CONTACTS = "/organisations/{org_id}/notification-contacts"
 MESSAGES = "/organisations/{org_id}/notifications"

@@ -9,14 +9,14 @@ them into the API's own body model and the page calls the API route function tha
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.routing import Match
 
 from console.pages import admin, cases, duty, inbox, rota, session, shelters, supervision
 from console.render import PREFIX
+from core.routing import Router
 
 
-class ConsoleRouter(APIRouter):
+class ConsoleRouter(Router):
     """The console's pages, which answer only paths under /console: any other path is refused
     by one string test before FastAPI tries its pages one by one. So the app can try the console
     first (`console.wiring`): a page no longer waits while every API route is tried (about

@@ -6,7 +6,7 @@ included here)."""
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -19,8 +19,9 @@ from core import second_factor_router as factor_api
 from core.context import Context
 from core.deps import HasherDep, SettingsDep
 from core.models import ROLES_BY_KIND, Role, UserCreate, UserUpdate
+from core.routing import Router
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 USERS = "/o/{org_id}/users"
 USER = USERS + "/{user_id}"
 

@@ -5,19 +5,20 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from console.forms import Form, act, parse, values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
+from core.routing import Router
 from hotline.deps import OversightCtx, ReaderCtx, roster_follows_changes
 from hotline.models import WEEKDAYS, HotlineCreate, HotlinePublic, HotlineUpdate, PromptLanguage
 from hotline.router import hotlines as hotlines_api
 
 # A change to a hotline rebuilds the cached roster once committed, as the API's routes do.
-router = APIRouter(include_in_schema=False, dependencies=[Depends(roster_follows_changes)])
+router = Router(include_in_schema=False, dependencies=[Depends(roster_follows_changes)])
 HOTLINES = "/o/{org_id}/hotlines"
 HOTLINE = HOTLINES + "/{hotline_id}"
 CATEGORIES = ("public", "orthodox", "catholic", "islamic", "hebrew", "workday")

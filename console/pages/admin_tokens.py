@@ -5,7 +5,7 @@ import uuid
 import zoneinfo
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instant, parse, values
@@ -14,8 +14,9 @@ from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core import router as api
 from core.context import Context
 from core.models import TOKEN_ROLES, ApiTokenCreate, ApiTokenCreated, OrganisationUpdate, Role
+from core.routing import Router
 
-router = APIRouter(include_in_schema=False)  # included under PREFIX by console.pages.admin
+router = Router(include_in_schema=False)  # included under PREFIX by console.pages.admin
 TOKENS = "/o/{org_id}/tokens"
 SETTINGS = "/o/{org_id}/settings"
 

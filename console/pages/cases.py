@@ -1,13 +1,12 @@
 """Console pages: cases and safety plans (the routers of the `cases_*` modules, gathered).
 
-Each page module keeps its routes on its own `APIRouter(prefix=PREFIX)`; this module's `router`
+Each page module keeps its routes on its own `Router(prefix=PREFIX)`; this module's `router`
 only gathers them, so that the console registers one router for the cases desk.
 """
 
-from fastapi import APIRouter
-
 from console.pages import cases_card, cases_desk, cases_edit, cases_list, cases_plan
+from core.routing import Router
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 for module in (cases_list, cases_card, cases_edit, cases_plan, cases_desk):
     router.include_router(module.router)

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instants, local_value, parse, values
 from console.pages.cases_common import LABELS, case_url
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
+from core.routing import Router
 from safety_plans.deps import CaseGate, CaseManager, CaseReader, CaseStatusWriter, CaseWriter
 from safety_plans.models import (
     ConsentCreate,
@@ -26,7 +27,7 @@ from safety_plans.router import cases as api
 from safety_plans.router import plans as plan_api
 from safety_plans.router import sharing as sharing_api
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 CASE = "/o/{org_id}/cases/{case_id}"
 
 done_messages(

@@ -4,7 +4,7 @@ shared case (`GET /shared-cases/{case_id}`, the `SharedCaseReader` gate)."""
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
@@ -18,11 +18,12 @@ from console.pages.cases_common import (
 )
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.deps import SettingsDep
+from core.routing import Router
 from safety_plans.deps import SharedCaseReader, Supervisor
 from safety_plans.models import BreakGlassCreate, SignOff
 from safety_plans.router import sharing as api
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 
 done_messages(
     {

@@ -13,7 +13,7 @@ after it and wins). Handing the case over posts the owner alone to the same API 
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -29,13 +29,14 @@ from console.pages.cases_common import (
     words,
 )
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
+from core.routing import Router
 from safety_plans.deps import CaseGate, CaseManager, CaseReader
 from safety_plans.models import CaseUpdate, MemberCreate
 from safety_plans.risk import instrument
 from safety_plans.router import cases as api
 from safety_plans.router import export as export_api
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 CASE = "/o/{org_id}/cases/{case_id}"
 # The card's fields that null clears (the API refuses null for the others).
 CLEARABLE = ("birth_year", "age_band", "municipality")

@@ -4,17 +4,18 @@
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
 from console.pages.cases_common import AGE_BANDS, LABELS, VIOLENCE, case_url, words
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
+from core.routing import Router
 from safety_plans.deps import Worker
 from safety_plans.models import CaseCreate, CaseStatus
 from safety_plans.router import cases as api
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 
 done_messages({"case_opened": N_("The case is opened.")})
 

@@ -7,13 +7,14 @@ them is translated. The plan form posts the whole plan (`PlanContent`), as a new
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
 from console.pages.cases_common import ESCAPE_FIELDS, LABELS, PLAN_FIELDS, PLAN_TEXTS, case_url
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.errors import NotFound
+from core.routing import Router
 from safety_plans.deps import CaseGate, CaseOwner, CaseReader, CaseWriter
 from safety_plans.models import AssessmentCreate, PlanContent, PlanRevisionPublic
 from safety_plans.risk import instrument
@@ -21,7 +22,7 @@ from safety_plans.router import plans as api
 from safety_plans.router import sharing as sharing_api
 from safety_plans.router.plans import MAX_REVISION
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 CASE = "/o/{org_id}/cases/{case_id}"
 BLANK_CONTACTS = 2  # empty rows the plan form offers for new safe contacts
 

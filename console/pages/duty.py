@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from console.forms import Form, act, parse, values
@@ -18,6 +18,7 @@ from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
 from core.deps import SettingsDep
 from core.errors import AppError, NotFound
+from core.routing import Router
 from hotline.deps import CaseworkCtx, DutyStaffCtx, roster_follows_changes
 from hotline.models import (
     DutyPhonePublic,
@@ -32,7 +33,7 @@ from hotline.router import feeds as feeds_api
 from hotline.router import hotlines as hotlines_api
 from hotline.router import rota as rota_api
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 DUTY = "/o/{org_id}/duty"
 # A change to a duty phone rebuilds the cached roster once committed, as the API's does.
 ROSTER = [Depends(roster_follows_changes)]

@@ -6,7 +6,7 @@ address (each with a reason, audited; shown on the answer page only, never in a 
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
@@ -19,12 +19,13 @@ from console.pages.duty_common import (
 )
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
+from core.routing import Router
 from hotline.deps import CaseworkCtx
 from hotline.models import CallUpdate, Reason
 from hotline.router import calls as calls_api
 from hotline.router import hotlines as hotlines_api
 
-router = APIRouter(include_in_schema=False)  # included under PREFIX by console.pages.duty
+router = Router(include_in_schema=False)  # included under PREFIX by console.pages.duty
 CALLS = "/o/{org_id}/calls"
 
 done_messages({"call_classified": N_("The call is classified.")})

@@ -5,19 +5,20 @@ and admins, from the rota; included by `console.pages.duty`."""
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
+from core.routing import Router
 from hotline.deps import OversightCtx, roster_follows_changes
 from hotline.models import ClosureCreate
 from hotline.router import hotlines as hotlines_api
 
 # Included under PREFIX by console.pages.duty. A change to a closure rebuilds the cached roster
 # once committed, as the API's routes do.
-router = APIRouter(include_in_schema=False, dependencies=[Depends(roster_follows_changes)])
+router = Router(include_in_schema=False, dependencies=[Depends(roster_follows_changes)])
 CLOSURES = "/o/{org_id}/rota/{hotline_id}/closures"
 
 done_messages(

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instants, parse, values
 from console.pages.inbox_common import LABELS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.deps import SettingsDep
+from core.routing import Router
 from referrals.deps import ReceivedReferral, Recipient
 from referrals.models import (
     OPEN_STATUSES,
@@ -30,7 +31,7 @@ from referrals.models import (
 )
 from referrals.router import referrals as api
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 INBOX = "/inbox"
 RECEIVED = INBOX + "/{referral_id}"
 # A decision due within this long is marked as soon due.

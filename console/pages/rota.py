@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
@@ -21,13 +21,14 @@ from core.errors import InvalidInput
 from core.localtime import local_midnight
 from core.models import Role, UserPublic
 from core.router import list_users_route
+from core.routing import Router
 from hotline.deps import OversightCtx, roster_follows_changes
 from hotline.models import HotlinePublic, OverrideCreate, ShiftCreate, SwapCreate
 from hotline.router import hotlines as hotlines_api
 from hotline.router import rota as rota_api
 
 # A change to the rota rebuilds the cached roster once committed, as the API's routes do.
-router = APIRouter(
+router = Router(
     prefix=PREFIX, include_in_schema=False, dependencies=[Depends(roster_follows_changes)]
 )
 ROTA = "/o/{org_id}/rota"

@@ -4,7 +4,7 @@ Each step calls what the API's own routes call (`core.auth.login`, `core.second_
 `core.users`), with the same policies; only the answers are pages instead of JSON.
 """
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from console import i18n
@@ -18,9 +18,10 @@ from core.context import Context
 from core.deps import ClockDep, HasherDep, RequestIdDep, SessionDep, SettingsDep
 from core.errors import AppError, InvalidInput
 from core.models import AuthSession, User
+from core.routing import Router
 from core.throttle import source_of
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 
 # The gates of the API's own session routes: any signed-in person (the password step comes
 # before anything else), and for the second factor any signed-in person, before it is passed.

@@ -11,7 +11,7 @@ import uuid
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instant, parse, values
@@ -22,11 +22,12 @@ from core.context import Context
 from core.deps import CipherDep, NowDep, SessionDep
 from core.errors import AppError
 from core.models import Role
+from core.routing import Router
 from shelters.deps import DecideCtx, Gate, NetworkReader, Reader, WorkCtx
 from shelters.models import ApprovalCreate, Group, Sex, TurnAwayUpdate
 from shelters.router import configuration, network, visitors
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 SHELTER = "/o/{org_id}/shelters/{shelter_id}"
 NETWORK = "/network/availability"
 

@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import col, select
 from starlette.datastructures import FormData
@@ -21,6 +21,7 @@ from console.pages.shelters_common import shelter_url, shelter_values
 from console.render import N_, done_messages, page, redirect, view_of
 from core.errors import AppError
 from core.models import Organisation
+from core.routing import Router
 from referrals.deps import sent
 from referrals.models import ConsentSet, Referral, ReferralPublic
 from referrals.router import directory
@@ -30,7 +31,7 @@ from shelters.models import MAX_CHILDREN, AdmissionCreate, AdmissionPublic, BedS
 from shelters.router import configuration, stays
 from shelters.router.answers import AdmissionRefused
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 ADMIT = "/o/{org_id}/shelters/{shelter_id}/admit"
 CHILD_ROWS = 4
 PERSON = ("name", "sex", "age", "bed_id")

@@ -13,18 +13,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from console.forms import Form, act, local_instants, parse, values
 from console.pages.shelters_common import shelter_url, shelter_values
 from console.render import N_, done_messages, page, redirect, view_of
+from core.routing import Router
 from shelters.deps import DecideCtx, Gate, WorkCtx
 from shelters.models import BedServiceSet, BedState, HoldCreate, LockdownSet
 from shelters.router import configuration
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 SHELTER = "/o/{org_id}/shelters/{shelter_id}"
 
 done_messages(

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import col, select
 from starlette.datastructures import FormData
@@ -23,6 +23,7 @@ from console.pages.shelters_common import clock, shelter_url, shelter_values
 from console.render import N_, done_messages, page, redirect, view_of
 from core.errors import AppError
 from core.models import Role
+from core.routing import Router
 from referrals.deps import sent
 from referrals.models import Referral, ReferralPublic
 from referrals.router import referrals as referrals_api
@@ -38,7 +39,7 @@ from shelters.models import (
 )
 from shelters.router import casework, configuration, stays
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 STAY = "/o/{org_id}/shelters/{shelter_id}/stays/{stay_id}"
 STEP = re.compile(r"^goals-(\d+)-(?:goal|steps-(\d+)-(what|who|by))$")
 

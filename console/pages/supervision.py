@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
@@ -27,12 +27,13 @@ from console.pages.inbox_common import EXTENSION_STATUS
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context, context
 from core.errors import NotFound
+from core.routing import Router
 from shelters.deps import WORK, DecideCtx, admit_to_shelter
 from shelters.models import ApprovalPublic, ExtensionDecision, ShelterPublic
 from shelters.router import casework, configuration, stays, visitors
 from shelters.router.answers import AttentionPublic
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+router = Router(prefix=PREFIX, include_in_schema=False)
 router.include_router(supervision_notifications.router)
 
 ATTENTION = "/o/{org_id}/attention"

@@ -9,17 +9,18 @@ recipient as the API masks it; never a message's subject or body.
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from console.forms import Form, act
 from console.pages.inbox_common import CHANNEL, DELIVERY_STATE
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
+from core.routing import Router
 from notifications import router as api
 from notifications.deps import DeliveryWatcher
 from notifications.models import DeliveryState, OutboxPublic
 
-router = APIRouter(include_in_schema=False)  # included under PREFIX by console.pages.supervision
+router = Router(include_in_schema=False)  # included under PREFIX by console.pages.supervision
 
 MESSAGES = "/o/{org_id}/notifications"
 # As many as the API's default list.

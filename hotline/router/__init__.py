@@ -3,11 +3,10 @@ phones; the rota; calendar feeds; the call log and callback tasks)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from core.routing import Router
 from hotline.router import calls, feeds, hotlines, rota, voice
 
-router = APIRouter()
+router = Router()
 router.include_router(voice.router)
 router.include_router(hotlines.router)
 router.include_router(rota.router)

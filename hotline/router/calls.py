@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import AwareDatetime
 from sqlmodel import Session, SQLModel
 
 from core import events
 from core.context import Context
 from core.events import SafeToCallBack as SafeToCallBackQuestion
+from core.routing import Router
 from hotline import service
 from hotline.deps import CaseworkCtx
 from hotline.models import (
@@ -29,7 +30,7 @@ from hotline.models import (
     Urgency,
 )
 
-router = APIRouter(tags=["calls"])
+router = Router(tags=["calls"])
 
 CALL = "/organisations/{org_id}/calls/{call_id}"
 TASK = "/organisations/{org_id}/callback-tasks/{task_id}"

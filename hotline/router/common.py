@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from core.context import Context
+from core.routing import Router
 from hotline import service
 from hotline.deps import roster_follows_changes
 from hotline.models import Hotline
@@ -15,9 +16,9 @@ from hotline.models import Hotline
 HOTLINE = "/organisations/{org_id}/hotlines/{hotline_id}"
 
 
-def staff_router() -> APIRouter:
+def staff_router() -> Router:
     """A router of staff routes whose changes the cached roster follows at once."""
-    return APIRouter(tags=["hotline"], dependencies=[Depends(roster_follows_changes)])
+    return Router(tags=["hotline"], dependencies=[Depends(roster_follows_changes)])
 
 
 def hotline_of(ctx: Context, org_id: uuid.UUID, hotline_id: uuid.UUID) -> Hotline:

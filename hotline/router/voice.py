@@ -5,9 +5,10 @@ absent database included, is answered with TwiML that dials the last known roste
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 
 from core.access import Signed
+from core.routing import Router
 from hotline import replay, service, twiml, wiring
 from hotline.answering import (
     Position,
@@ -27,7 +28,7 @@ from hotline.ladders import Ladder
 from hotline.routing import DialRung, Rung, Voicemail, first_step, format_tags, next_step
 from hotline.service import TERMINAL_STATUSES, plan_of
 
-router = APIRouter(prefix="/hotline/voice", tags=["twilio"], dependencies=[Signed])
+router = Router(prefix="/hotline/voice", tags=["twilio"], dependencies=[Signed])
 
 
 class UnknownHotline(LookupError):

@@ -9,11 +9,10 @@ that carries it is an audited read (`referrals.disclosure`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from core.routing import Router
 from referrals.router import directory, referrals, team
 
-router = APIRouter()
+router = Router()
 router.include_router(directory.router)
 router.include_router(referrals.router)
 router.include_router(team.router)

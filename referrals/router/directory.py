@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from core.context import Context
+from core.routing import Router
 from referrals import service
 from referrals.deps import DirectoryKeeper, DirectoryReader
 from referrals.models import Municipality, MunicipalityCreate, MunicipalityPublic
 from referrals.router.answers import municipality_public
 
-router = APIRouter(tags=["referrals"])
+router = Router(tags=["referrals"])
 
 
 @router.get("/municipalities", response_model=list[MunicipalityPublic])

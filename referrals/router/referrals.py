@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from core.deps import SettingsDep
+from core.routing import Router
 from referrals import service
 from referrals.deps import (
     ReceivedReferral,
@@ -38,7 +37,7 @@ from referrals.models import (
 )
 from referrals.router.answers import Limit, base_url, exchanged, incoming, sent_public, summaries
 
-router = APIRouter(tags=["referrals"])
+router = Router(tags=["referrals"])
 
 SENT = "/organisations/{org_id}/referrals"
 ONE = SENT + "/{referral_id}"

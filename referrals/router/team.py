@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from fastapi import APIRouter
-
 from core.models import User
+from core.routing import Router
 from referrals import team
 from referrals.deps import TeamKeeper
 from referrals.models import TeamMember
 
-router = APIRouter(tags=["referrals"])
+router = Router(tags=["referrals"])
 
 TEAM = "/referrals/child-protection-team"
 

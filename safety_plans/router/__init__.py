@@ -7,11 +7,10 @@ refusal; the service decides what happens.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from core.routing import Router
 from safety_plans.router import cases, export, plans, sharing
 
-router = APIRouter()
+router = Router()
 router.include_router(cases.router)
 router.include_router(plans.router)
 router.include_router(sharing.router)

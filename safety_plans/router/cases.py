@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from core import audit
+from core.routing import Router
 from safety_plans.access import Basis
 from safety_plans.deps import (
     CASE_SUBJECT,
@@ -35,7 +36,7 @@ from safety_plans.models import (
 )
 from safety_plans.service import cases, records, sweep
 
-router = APIRouter(prefix="/organisations/{org_id}/cases", tags=["cases"])
+router = Router(prefix="/organisations/{org_id}/cases", tags=["cases"])
 CASE = "/{case_id}"
 
 

@@ -3,9 +3,9 @@ The gate audits it like every read (its route names it an export)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from sqlmodel import SQLModel
 
+from core.routing import Router
 from safety_plans.deps import CaseReader
 from safety_plans.models import (
     AssessmentPublic,
@@ -20,7 +20,7 @@ from safety_plans.models import (
 )
 from safety_plans.service import cases, plans, records, sharing
 
-router = APIRouter(prefix="/organisations/{org_id}/cases/{case_id}", tags=["cases"])
+router = Router(prefix="/organisations/{org_id}/cases/{case_id}", tags=["cases"])
 
 
 class CaseExport(SQLModel):

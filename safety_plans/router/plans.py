@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from core.errors import InvalidInput
+from core.routing import Router
 from safety_plans.deps import CaseReader, CaseWriter
 from safety_plans.models import (
     AssessmentCreate,
@@ -20,7 +21,7 @@ from safety_plans.models import (
 )
 from safety_plans.service import plans
 
-router = APIRouter(prefix="/organisations/{org_id}/cases/{case_id}", tags=["cases"])
+router = Router(prefix="/organisations/{org_id}/cases/{case_id}", tags=["cases"])
 MAX_REVISION = 1_000_000  # far beyond any plan's revisions, well inside int64
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from core.deps import SettingsDep
+from core.routing import Router
 from safety_plans.deps import (
     CaseManager,
     CaseOwner,
@@ -27,7 +26,7 @@ from safety_plans.models import (
 )
 from safety_plans.service import sharing
 
-router = APIRouter(tags=["cases"])
+router = Router(tags=["cases"])
 ORG = "/organisations/{org_id}"
 CASE = ORG + "/cases/{case_id}"
 

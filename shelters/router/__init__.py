@@ -7,10 +7,9 @@ its organisation's supervisors.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from core.routing import Router
 from shelters.router import casework, configuration, network, stays, visitors
 
-router = APIRouter()
+router = Router()
 for part in (configuration, stays, casework, visitors, network):
     router.include_router(part.router)

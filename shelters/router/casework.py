@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from fastapi import APIRouter
 from sqlmodel import SQLModel
 
+from core.routing import Router
 from shelters import service
 from shelters.deps import Gate, WorkCtx
 from shelters.models import (
@@ -25,7 +25,7 @@ from shelters.router.answers import (
 )
 from shelters.router.paths import SHELTER, STAY
 
-router = APIRouter(tags=["shelters"])
+router = Router(tags=["shelters"])
 
 
 # --- assessments and work plans --------------------------------------------------------------

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from core import users
 from core.deps import CipherDep, NowDep, SessionDep
 from core.models import Role
+from core.routing import Router
 from shelters import service
 from shelters.deps import ConfigureCtx, Configurer, DecideCtx, ReadCtx, Reader, WorkCtx
 from shelters.models import (
@@ -34,7 +33,7 @@ from shelters.router.answers import (
 )
 from shelters.router.paths import ORG, SHELTER
 
-router = APIRouter(tags=["shelters"])
+router = Router(tags=["shelters"])
 
 
 # --- shelters and staff ----------------------------------------------------------------------

@@ -6,17 +6,18 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from core.deps import NowDep, SessionDep
 from core.errors import InvalidInput
+from core.routing import Router
 from shelters import errors, service
 from shelters.deps import FiguresReader, NetworkReader, WorkCtx
 from shelters.models import Group, Sex, TurnAwayPublic, TurnAwayUpdate
 from shelters.router.answers import AvailabilityPublic, FiguresPublic, availability_public
 from shelters.router.paths import SHELTER
 
-router = APIRouter(tags=["shelters"])
+router = Router(tags=["shelters"])
 
 
 # --- turn-aways, network availability, figures -----------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from core.clock import ensure_utc
+from core.routing import Router
 from shelters import errors, service
 from shelters.deps import DecideCtx, Gate, WorkCtx, other_shelter
 from shelters.models import (
@@ -33,7 +33,7 @@ from shelters.router.answers import (
 )
 from shelters.router.paths import SHELTER, STAY
 
-router = APIRouter(tags=["shelters"])
+router = Router(tags=["shelters"])
 
 
 def _stay(ctx: Gate, stay: Stay) -> StayPublic:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from core.clock import ensure_utc
+from core.routing import Router
 from shelters import service
 from shelters.deps import DecideCtx, WorkCtx
 from shelters.models import (
@@ -20,7 +19,7 @@ from shelters.models import (
 from shelters.router.answers import approvals_public
 from shelters.router.paths import SHELTER, STAY
 
-router = APIRouter(tags=["shelters"])
+router = Router(tags=["shelters"])
 
 
 # --- perpetrators, entry approvals, entries --------------------------------------------------
