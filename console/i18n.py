@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime as DateTime
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -142,6 +142,28 @@ def _locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
+# Babel formats a date in some 30 microseconds; a page formats the same instants request after
+# request (a bed's "since", a shift's start), so each text is kept (a pure function of its
+# arguments: equal instants in a zone read alike; `tests/console/test_i18n.py` holds it to
+# Babel's own).
+_FORMATTED = 4096
+
+
+@lru_cache(maxsize=_FORMATTED)
+def _datetime_text(value: DateTime, zone: ZoneInfo, babel: str) -> str:
+    return format_datetime(value, "short", tzinfo=zone, locale=_locale(babel))
+
+
+@lru_cache(maxsize=_FORMATTED)
+def _time_text(value: DateTime, zone: ZoneInfo, babel: str) -> str:
+    return format_time(value, "short", tzinfo=zone, locale=_locale(babel))
+
+
+@lru_cache(maxsize=_FORMATTED)
+def _date_text(value: Date, babel: str) -> str:
+    return format_date(value, "medium", locale=_locale(babel))
+
+
 @dataclass(frozen=True)
 class Formats:
     """Dates, times, durations and numbers in a language and the organisation's time zone."""
@@ -156,19 +178,19 @@ class Formats:
     def datetime(self, value: DateTime | None) -> str:
         if value is None:
             return ""
-        return format_datetime(value, "short", tzinfo=self.zone, locale=self.locale)
+        return _datetime_text(value, self.zone, self.lang.babel)
 
     def time(self, value: DateTime | None) -> str:
         if value is None:
             return ""
-        return format_time(value, "short", tzinfo=self.zone, locale=self.locale)
+        return _time_text(value, self.zone, self.lang.babel)
 
     def date(self, value: Date | DateTime | None) -> str:
         if value is None:
             return ""
         if isinstance(value, DateTime):
             value = value.astimezone(self.zone).date()
-        return format_date(value, "medium", locale=self.locale)
+        return _date_text(value, self.lang.babel)
 
     def number(self, value: float | int) -> str:
         if isinstance(value, int) and 0 <= value < 1000:
