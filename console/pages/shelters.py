@@ -15,7 +15,7 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, local_instant, parse, values
-from console.pages import shelters_admit, shelters_beds, shelters_stays
+from console.pages import shelters_admit, shelters_beds, shelters_stays, shelters_transfer
 from console.pages.shelters_common import LABELS, shelter_url, shelter_values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context
@@ -262,3 +262,4 @@ def exit_form(request: Request, entry_id: uuid.UUID, form: Form, ctx: WorkCtx) -
 router.include_router(shelters_admit.router)
 router.include_router(shelters_beds.router)
 router.include_router(shelters_stays.router)
+router.include_router(shelters_transfer.router)

@@ -126,6 +126,8 @@ MIRRORS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", CSTAY + "/assessments"): ("POST", STAY + "/assessments"),
     ("POST", CSTAY + "/work-plans"): ("POST", STAY + "/work-plans"),
     ("POST", CSTAY + "/discharge"): ("POST", STAY + "/discharge"),
+    ("GET", CSTAY + "/transfer"): ("POST", STAY + "/transfer"),
+    ("POST", CSTAY + "/transfer"): ("POST", STAY + "/transfer"),
     ("GET", CS + "/turn-aways"): ("GET", SHELTER + "/turn-aways"),
     ("POST", CS + "/turn-aways/{turn_away_id}"): ("PATCH", SHELTER + "/turn-aways/{turn_away_id}"),
     ("GET", CS + "/visitors"): ("GET", SHELTER + "/entry-approvals"),
