@@ -24,7 +24,8 @@ from console import i18n, security
 from console.i18n import Formats, Language
 from core.auth import Principal
 from core.context import Context
-from core.models import Organisation, Role, User
+from core.models import Organisation, OrganisationKind, Role, User
+from referrals.deps import KEEP_TEAM
 
 PREFIX = "/console"
 LANGUAGE_COOKIE = "sigurna_lang"
@@ -70,7 +71,8 @@ def _translate(message: str, **variables: Any) -> Markup:
     template here), the message as markup with its values escaped into it; but a plain function,
     so that a call in a loop does not copy the page's context first (Jinja does, for a function
     that takes it: some 70 copies a bed board)."""
-    return Markup(i18n.gettext(message)) % variables
+    # The message is ours (the catalogues, as Jinja's own gettext trusts them); values escaped.
+    return Markup(i18n.gettext(message)) % variables  # noqa: S704
 
 
 environment.globals["_"] = _translate
@@ -108,6 +110,8 @@ def navigation(principal: Principal | None) -> list[NavItem]:
     add("attention", f"{org}/attention", "Attention", Role.SUPERVISOR)
     add("shelters", f"{org}/shelters", "Shelters", Role.SHELTER_STAFF, Role.SUPERVISOR)
     add("inbox", f"{PREFIX}/inbox", "Referrals inbox", Role.CSW_OFFICER)
+    if principal.organisation_kind is OrganisationKind.CSW:
+        add("team", f"{PREFIX}/child-protection-team", "Child-protection team", *KEEP_TEAM.roles)
     add("cases", f"{org}/cases", "Cases", Role.COUNSELOR, Role.SUPERVISOR, Role.SHELTER_STAFF)
     add("notifications", f"{org}/notifications", "Notifications", Role.SUPERVISOR)
     add("users", f"{org}/users", "Users", Role.ADMIN)

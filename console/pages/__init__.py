@@ -11,7 +11,17 @@ from typing import Any
 
 from starlette.routing import Match
 
-from console.pages import admin, cases, duty, inbox, rota, session, shelters, supervision
+from console.pages import (
+    admin,
+    cases,
+    csw_team,
+    duty,
+    inbox,
+    rota,
+    session,
+    shelters,
+    supervision,
+)
 from console.render import PREFIX
 from core.routing import Router
 
@@ -33,5 +43,5 @@ class ConsoleRouter(Router):
 
 
 router = ConsoleRouter()
-for module in (session, duty, rota, shelters, supervision, inbox, cases, admin):
+for module in (session, duty, rota, shelters, supervision, inbox, csw_team, cases, admin):
     router.include_router(module.router)

@@ -31,6 +31,7 @@ CO = C + "/o/{org_id}"
 CS = CO + "/shelters/{shelter_id}"
 CA = CO + "/attention/{shelter_id}"
 HOTLINE = O + "/hotlines/{hotline_id}"
+TEAM = "/referrals/child-protection-team"
 INBOX = "/referrals/inbox/{referral_id}"
 CSTAY = CS + "/stays/{stay_id}"
 
@@ -153,6 +154,10 @@ MIRRORS: dict[tuple[str, str], tuple[str, str]] = {
         INBOX + "/information-requests",
     ),
     ("POST", C + "/inbox/{referral_id}/decision"): ("POST", INBOX + "/decision"),
+    # A CSW's child-protection team.
+    ("GET", C + "/child-protection-team"): ("GET", TEAM),
+    ("POST", C + "/child-protection-team"): ("PUT", TEAM + "/{user_id}"),
+    ("POST", C + "/child-protection-team/{user_id}/remove"): ("DELETE", TEAM + "/{user_id}"),
     # Cases and safety plans.
     ("GET", CO + "/cases"): ("GET", O + "/cases"),
     ("POST", CO + "/cases"): ("POST", O + "/cases"),
