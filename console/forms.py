@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -127,3 +127,12 @@ def local_value(instant: datetime | None, zone: ZoneInfo) -> str:
     if instant is None:
         return ""
     return instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def _blank_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+# An optional choice of a form that only reads (method get): its "all" or "any" option sends
+# the field empty, which means the same as leaving it out (FastAPI would refuse it, a 422).
+BlankIsNone = BeforeValidator(_blank_is_none)

@@ -2,12 +2,12 @@
 (`POST …/cases`), all behind the `Worker` gate of `safety_plans.deps`."""
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from console.forms import Form, act, parse, values
+from console.forms import BlankIsNone, Form, act, parse, values
 from console.pages.cases_common import AGE_BANDS, LABELS, VIOLENCE, case_url, words
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.routing import Router
@@ -55,7 +55,7 @@ def cases_page(
     request: Request,
     org_id: uuid.UUID,
     ctx: Worker,
-    status: CaseStatus | None = None,
+    status: Annotated[CaseStatus | None, BlankIsNone] = None,
     cursor: str | None = Query(default=None, max_length=200),
 ) -> Response:
     """Her cases, 50 a page, and what needs doing on them."""

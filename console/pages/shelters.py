@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from console.forms import Form, act, local_instant, parse, values
+from console.forms import BlankIsNone, Form, act, local_instant, parse, values
 from console.pages import shelters_admit, shelters_beds, shelters_stays, shelters_transfer
 from console.pages.shelters_common import LABELS, shelter_url, shelter_values
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
@@ -80,7 +80,7 @@ def availability_page(
     age: Annotated[int, Query(ge=0, le=120)] = 30,
     children: Annotated[int, Query(ge=0, le=12)] = 0,
     infants: Annotated[int, Query(ge=0, le=12)] = 0,
-    group: Group | None = None,
+    group: Annotated[Group | None, BlankIsNone] = None,
 ) -> Response:
     """Mirrors GET /network/shelter-availability (NetworkReader): counts only, no places."""
     view = view_of(request, Context(principal, session, now, cipher))

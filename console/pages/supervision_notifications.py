@@ -8,11 +8,12 @@ recipient as the API masks it; never a message's subject or body.
 """
 
 import uuid
+from typing import Annotated
 
 from fastapi import Request
 from fastapi.responses import Response
 
-from console.forms import Form, act
+from console.forms import BlankIsNone, Form, act
 from console.pages.inbox_common import CHANNEL, DELIVERY_STATE
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.routing import Router
@@ -58,7 +59,10 @@ def _show(
 
 @router.get(MESSAGES)
 def notifications_page(
-    request: Request, org_id: uuid.UUID, ctx: DeliveryWatcher, state: DeliveryState | None = None
+    request: Request,
+    org_id: uuid.UUID,
+    ctx: DeliveryWatcher,
+    state: Annotated[DeliveryState | None, BlankIsNone] = None,
 ) -> Response:
     return _show(request, org_id, ctx, state)
 
