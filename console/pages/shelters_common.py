@@ -13,8 +13,10 @@ from typing import Any
 
 from console.pages import inbox_common
 from console.render import N_, PREFIX
+from core.context import Context
+from core.errors import NotFound
 from referrals.models import ConsentScope, LegalBasis, ReferralStatus
-from shelters.deps import Gate
+from shelters.deps import WORK, Gate, admit_to_shelter
 from shelters.models import (
     AdmissionChannel,
     BedKind,
@@ -26,8 +28,10 @@ from shelters.models import (
     MemberRole,
     SentTo,
     Sex,
+    ShelterPublic,
     StayStatus,
 )
+from shelters.router import configuration
 
 BED_STATE = {
     BedState.FREE: N_("Free"),
@@ -171,3 +175,25 @@ def shelter_values(ctx: Gate) -> dict[str, Any]:
     """What every page of one shelter shows: its name, its pages' base address, the labels."""
     base = shelter_url(ctx.shelter.organisation_id, ctx.shelter.id)
     return {"shelter": ctx.shelter, "base": base, "active": "shelters", **LABELS}
+
+
+def her_shelters(org_id: uuid.UUID, ctx: Context) -> list[tuple[ShelterPublic, Gate]]:
+    """Each shelter of the organisation she may work in, admitted by the rule of the shelter
+    gate of its routes (`WORK`), for a page over several shelters: exactly those the API would
+    answer her about (each as the shelter list shows it, and admitted)."""
+    admitted: list[tuple[ShelterPublic, Gate]] = []
+    for shelter in configuration.list_shelters_route(org_id, ctx.principal, ctx.session):
+        try:
+            gate = admit_to_shelter(
+                WORK,
+                ctx.principal,
+                ctx.session,
+                ctx.now,
+                ctx.cipher,
+                org_id=org_id,
+                shelter_id=shelter.id,
+            )
+        except NotFound:
+            continue
+        admitted.append((shelter, gate))
+    return admitted

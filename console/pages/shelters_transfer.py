@@ -14,11 +14,11 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from console.forms import Form, act, parse, values
-from console.pages.shelters_common import shelter_url, shelter_values
+from console.pages.shelters_common import her_shelters, shelter_url, shelter_values
 from console.render import N_, done_messages, page, redirect, view_of
-from core.errors import AppError, NotFound
+from core.errors import AppError
 from core.routing import Router
-from shelters.deps import WORK, Gate, WorkCtx, admit_to_shelter
+from shelters.deps import Gate, WorkCtx
 from shelters.models import BedState, StayStatus, TransferCreate
 from shelters.router import configuration, stays
 from shelters.router.answers import BoardBed
@@ -33,26 +33,8 @@ done_messages({"transferred": N_("The move is done: the beds are as chosen.")})
 def _destinations(ctx: Gate) -> list[Gate]:
     """The shelters a transfer from this one may go to, this one first: those of the
     organisation whose people she sees, each admitted as its own routes would admit her."""
-    found = [ctx]
-    org_id = ctx.shelter.organisation_id
-    for shelter in configuration.list_shelters_route(org_id, ctx.principal, ctx.session):
-        if shelter.id == ctx.shelter.id:
-            continue
-        try:
-            gate = admit_to_shelter(
-                WORK,
-                ctx.principal,
-                ctx.session,
-                ctx.now,
-                ctx.cipher,
-                org_id=org_id,
-                shelter_id=shelter.id,
-            )
-        except NotFound:
-            continue
-        if gate.sees_people:
-            found.append(gate)
-    return found
+    others = her_shelters(ctx.shelter.organisation_id, ctx)
+    return [ctx, *(g for _, g in others if g.shelter.id != ctx.shelter.id and g.sees_people)]
 
 
 def _free_beds(target: Gate) -> list[BoardBed]:

@@ -24,13 +24,13 @@ from fastapi.responses import Response
 from console.forms import Form, act, parse, values
 from console.pages import supervision_notifications
 from console.pages.inbox_common import EXTENSION_STATUS
+from console.pages.shelters_common import her_shelters
 from console.render import N_, PREFIX, done_messages, page, redirect, view_of
 from core.context import Context, context
-from core.errors import NotFound
 from core.routing import Router
-from shelters.deps import WORK, DecideCtx, admit_to_shelter
+from shelters.deps import WORK, DecideCtx
 from shelters.models import ApprovalPublic, ExtensionDecision, ShelterPublic
-from shelters.router import casework, configuration, stays, visitors
+from shelters.router import casework, stays, visitors
 from shelters.router.answers import AttentionPublic
 
 router = Router(prefix=PREFIX, include_in_schema=False)
@@ -77,19 +77,7 @@ class ShelterAttention:
 def _attention(org_id: uuid.UUID, ctx: Context) -> list[ShelterAttention]:
     """Each shelter she may see, as its attention and approvals routes answer her."""
     found: list[ShelterAttention] = []
-    for shelter in configuration.list_shelters_route(org_id, ctx.principal, ctx.session):
-        try:
-            gate = admit_to_shelter(
-                WORK,
-                ctx.principal,
-                ctx.session,
-                ctx.now,
-                ctx.cipher,
-                org_id=org_id,
-                shelter_id=shelter.id,
-            )
-        except NotFound:
-            continue
+    for shelter, gate in her_shelters(org_id, ctx):
         live = [
             a
             for a in visitors.list_approvals_route(gate)
