@@ -3,13 +3,15 @@
     python -m console.catalogue update   # new messages into sr_Latn and sq (untranslated)
     python -m console.catalogue check    # exit 1 and list what a language lacks
 
-Messages come from the templates (`_()`, `{% trans %}`) and the console's Python (`_`, `N_`,
-`gettext`). The Cyrillic catalogue is the Latin one transliterated (console.i18n), so it has no
-file of its own.
+Messages come from the templates (`_()`, `{% trans %}`), the console's Python (`_`, `N_`,
+`gettext`) and the risk instruments the case pages show (`safety_plans/instruments/*.json`: each
+title and question, which a template shows with `|tr`). The Cyrillic catalogue is the Latin one
+transliterated (console.i18n), so it has no file of its own.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from console.i18n import DOMAIN, LOCALE_DIR
+from safety_plans.risk import INSTRUMENTS
 
 ROOT = Path(__file__).parent
 EDITED = ("sr_Latn", "sq")
@@ -33,6 +36,13 @@ def extract() -> Catalog:
         ROOT, METHODS, OPTIONS, KEYWORDS, strip_comment_tags=True
     ):
         catalogue.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
+    for path in sorted(INSTRUMENTS.glob("*.json")):
+        tool = json.loads(path.read_text(encoding="utf-8"))
+        where = [(f"safety_plans/instruments/{path.name}", 0)]
+        catalogue.add(tool["title"], None, where, auto_comments=["risk instrument: its title"])
+        for question in tool["questions"]:
+            note = f"risk instrument: question {question['id']}; say it as a counselor asks it"
+            catalogue.add(question["text"], None, where, auto_comments=[note])
     return catalogue
 
 

@@ -76,6 +76,9 @@ def _translate(message: str, **variables: Any) -> Markup:
 
 
 environment.globals["_"] = _translate
+# A message that is data rather than a template's words (a risk instrument's questions, from
+# its JSON, in the catalogues by `console.catalogue.extract`): translated, never %-formatted.
+environment.filters["tr"] = i18n.gettext
 environment.globals["languages"] = i18n.LANGUAGES
 environment.globals["PREFIX"] = PREFIX
 environment.globals["done_messages"] = DONE_MESSAGES
