@@ -15,7 +15,10 @@ from fastapi.routing import _IncludedRouter
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.app import create_app
+from core.db import create_db_engine, upgrade
 from core.routing import Router
+from tests.conftest import make_settings
 
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 
@@ -84,9 +87,20 @@ def _selections(app: FastAPI, requests: list[tuple[str, str]]) -> list[tuple[Any
     return found
 
 
+@pytest.fixture(scope="module")
+def whole_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """The whole app once (routing does not depend on the database): its own SQLite file."""
+    folder = tmp_path_factory.mktemp("routing")
+    settings = make_settings(f"sqlite:///{folder / 'routing.db'}")
+    engine = create_db_engine(settings)
+    upgrade(settings, engine)
+    return create_app(settings, engine=engine)
+
+
 def test_every_route_is_reached_as_fastapi_alone_would(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    whole_app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    app = whole_app
     requests = _requests(app)
     assert len(requests) > 250
     filtered = _selections(app, requests)

@@ -48,7 +48,7 @@ GET_FORMS = """forms => forms.map(form => {
   return url.href;
 })"""
 MAX_PAGES = 120  # an account's crawl: far more than any account's pages
-PER_TEMPLATE = 4  # pages of one kind an account opens (four cases, four stays...)
+PER_TEMPLATE = 2  # pages of one kind an account opens (two cases, two stays...)
 SKIPPED = re.compile(r"^/console/(static/|logout)|\.ics$")
 
 
