@@ -144,7 +144,7 @@ def _locale(name: str) -> Locale:
 
 # Babel formats a date in some 30 microseconds; a page formats the same instants request after
 # request (a bed's "since", a shift's start), so each text is kept (a pure function of its
-# arguments: equal instants in a zone read alike; `tests/console/test_i18n.py` holds it to
+# arguments: equal instants in a zone read alike; `tests/console/test_formats.py` holds it to
 # Babel's own).
 _FORMATTED = 4096
 

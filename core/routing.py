@@ -25,6 +25,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_KEPT = "_sigurna_union"  # on an inclusion: (the generation it was built in, its union)
 
 
 def _route_pattern(context: Any) -> str | None:
@@ -55,22 +56,19 @@ class Router(APIRouter):
     # walks every router under it and would cost each level of a request a walk of its own.
     generation = 0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # inclusion's id -> (the inclusion, the generation, the union; None: none)
-        self._unions: dict[int, tuple[_IncludedRouter, int, re.Pattern[str] | None]] = {}
-
     def _mark_routes_changed(self) -> None:
         super()._mark_routes_changed()
         Router.generation += 1
 
-    def _union(self, inclusion: _IncludedRouter) -> re.Pattern[str] | None:
-        known = self._unions.get(id(inclusion))
-        if known is not None and known[0] is inclusion and known[1] == Router.generation:
-            return known[2]
+    @staticmethod
+    def _union(inclusion: _IncludedRouter) -> re.Pattern[str] | None:
+        """The inclusion's union, kept on the inclusion itself (it lives as long as its app)."""
+        known: tuple[int, re.Pattern[str] | None] | None = getattr(inclusion, _KEPT, None)
+        if known is not None and known[0] == Router.generation:
+            return known[1]
         generation = Router.generation
         union = union_of(inclusion)
-        self._unions[id(inclusion)] = (inclusion, generation, union)
+        setattr(inclusion, _KEPT, (generation, union))
         return union
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
