@@ -29,8 +29,12 @@ run: $(STAMP)
 	$(BIN)/sigurna demo load
 	$(BIN)/sigurna serve
 
+# The suite runs on every core (pytest-xdist): each worker has its own test databases, live
+# server and ports, and takes whole modules (--dist loadscope), so that a module's costly
+# set-up is paid once. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
