@@ -481,8 +481,11 @@ def _pick(free: list[_Bed], ages: list[int]) -> list[_Bed] | None:
 # --- the load ----------------------------------------------------------------------------------
 
 
-async def _drive(port: int, plan: list[list[str]], concurrency: int, seconds: float) -> _Summary:
-    """Each worker keeps one connection and cycles through its share of `plan` (path, token)."""
+async def _drive(
+    port: int, plan: list[list[str]], concurrency: int, seconds: float, once: bool = False
+) -> _Summary:
+    """Each worker keeps one connection and cycles through its share of `plan` (path, token)
+    for `seconds`, or goes through it `once`."""
     requests = [
         f"GET {path} HTTP/1.1\r\nHost: bench\r\nCookie: {SESSION_COOKIE}={token}\r\n\r\n".encode()
         for path, token in plan
@@ -497,7 +500,7 @@ async def _drive(port: int, plan: list[list[str]], concurrency: int, seconds: fl
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         sent = 0
         try:
-            while time.monotonic() < deadline:
+            while (sent < len(mine)) if once else (time.monotonic() < deadline):
                 request = mine[sent % len(mine)]
                 sent += 1
                 started = time.perf_counter()
@@ -528,7 +531,9 @@ async def _drive(port: int, plan: list[list[str]], concurrency: int, seconds: fl
 
 async def _drive_all(port: int, phases: list[dict[str, Any]]) -> list[_Summary]:
     return [
-        await _drive(port, phase["plan"], phase["concurrency"], phase["seconds"])
+        await _drive(
+            port, phase["plan"], phase["concurrency"], phase["seconds"], phase.get("once", False)
+        )
         for phase in phases
     ]
 
@@ -588,6 +593,8 @@ class _Size:
     free_counts_ms: float = math.nan  # in process, the service functions alone
     availability_ms: float = math.nan
     board_ms: float = math.nan
+    kept_availability_ms: float = math.nan  # the same, answered from what the process keeps
+    kept_board_ms: float = math.nan
     bed_nights_ms: float = math.nan
     figures_ms: float = math.nan
     route_ms: float = math.nan  # GET .../shelter-figures for one organisation
@@ -623,15 +630,26 @@ def _in_process(engine: Engine, network: _Network, size: _Size) -> None:
             drifted = sum(1 for shelter_id in kept if kept[shelter_id] != recounted[shelter_id])
             size.problems.append(f"free beds: {drifted} shelters keep counts a recount denies")
         size.free_counts_ms = _timed(lambda: service.free_bed_counts(session, now=now), 10)
-        size.availability_ms = _timed(
-            lambda: service.network_availability(
+
+        def availability(*, kept: bool) -> object:
+            if not kept:
+                service.forget_kept_boards()
+            return service.network_availability(
                 session, now=now, sex=Sex.FEMALE, age=30, group=None, children=0
-            ),
-            10,
-        )
+            )
+
         first = session.get(Shelter, network.places[0].shelter_id)
         assert first is not None
-        size.board_ms = _timed(lambda: service.bed_board(session, shelter=first, now=now), 10)
+
+        def board(*, kept: bool) -> object:
+            if not kept:
+                service.forget_kept_boards()
+            return service.bed_board(session, shelter=first, now=now)
+
+        size.availability_ms = _timed(lambda: availability(kept=False), 10)
+        size.board_ms = _timed(lambda: board(kept=False), 10)
+        size.kept_availability_ms = _timed(lambda: availability(kept=True), 10)
+        size.kept_board_ms = _timed(lambda: board(kept=True), 10)
 
         shelters = list(session.exec(select(Shelter)).all())
         bounds = {
@@ -715,6 +733,14 @@ def _measure(engine: Engine, network: _Network, port: int, folder: Path, seeded_
         ],
     }
     random.Random(size.shelters).shuffle(plans["board"])
+    # Each board, and each question to the network, read once before the timed phases: a night
+    # shift's boards have been read since their last change (the first read after a change is
+    # the "read" figure in process, below, plus the version check).
+    _load(
+        port,
+        [{"plan": plans[r], "concurrency": 2, "seconds": 0.0, "once": True} for r in TARGETED],
+        folder,
+    )
     plans["floor"] = [[FLOOR.format(org=p.organisation_id), p.staff_token] for p in network.places]
     phases = [(route, clients) for route in TARGETED for clients in (1, CONCURRENCY)]
     phases.append(("floor", CONCURRENCY))
@@ -732,7 +758,8 @@ def _measure(engine: Engine, network: _Network, port: int, folder: Path, seeded_
     _route(port, network, size)
     print(
         f"  in process: free_bed_counts {size.free_counts_ms:.1f} ms, network_availability"
-        f" {size.availability_ms:.1f} ms, bed_board {size.board_ms:.1f} ms (medians)"
+        f" {size.availability_ms:.1f} ms read / {size.kept_availability_ms:.2f} ms kept, bed_board"
+        f" {size.board_ms:.1f} ms read / {size.kept_board_ms:.2f} ms kept (medians)"
     )
     print(
         f"  bed nights, {DAYS} days, all {size.shelters} shelters (service.bed_nights):"

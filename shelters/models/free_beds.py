@@ -1,27 +1,38 @@
-"""The free beds each shelter keeps: `shelter.beds_unoccupied` and `shelter.cots_unoccupied`.
+"""What each shelter keeps of its beds: its free beds (`shelter.beds_unoccupied` and
+`shelter.cots_unoccupied`) and its board version (`shelter.board_version`).
 
 A kept count is, by definition, what a recount says: the shelter's beds in service of that kind
-(beds: every kind but cots) with no open-ended occupancy (`ends_at` NULL). Every flush of a
-session that adds, changes or removes a bed or an occupancy recounts the shelters it touched, in
-the flush's own transaction (so the counts commit, or roll back, with the change):
+(beds: every kind but cots) with no open-ended occupancy (`ends_at` NULL). The board version is
+drawn anew (a random 40-bit number) by every change to what the shelter's bed board or the
+network's free beds are read from: the shelter's own row, its rooms, beds, occupancies, stays and
+their people, and its organisation's name. Every flush of a session that adds, changes or
+removes such a row does both for the shelters it touched, in the flush's own transaction (so
+they commit, or roll back, with the change):
 
 - first it takes those shelters' row locks, in id order (where the service took them already, as
   every change to a shelter's beds does first, `shelters.service.common.lock_shelter`, this
   waits for nothing);
 - then it recounts them from their beds and open periods (one index range each, never the whole
-  network) and writes the counts.
+  network), writes the counts and draws the versions.
 
 Under PostgreSQL's read committed, a statement that runs once the lock is held sees every change
 committed by whoever held it before, and whoever comes next recounts after this transaction has
 committed: concurrent changes never write counts of each other's half-done work, and a recount
-repairs whatever came before it. On SQLite writers are serialised anyway.
+repairs whatever came before it. On SQLite writers are serialised anyway. A board read at a
+version is the board until that version changes (`shelters.service.board_cache`). Random rather
+than counted, so that no two histories share one (a history rolled back, as every test's is, or
+another database served by the same process): two versions of a shelter, or two sums of the
+network's, are equal by chance once in 2^40.
 
 Holds (periods with an end) are not kept: they lapse at their time, with nothing written. Whoever
-reads the counts subtracts the holds in force at that instant (`shelters.service.free_beds`).
+reads the counts subtracts the holds in force at that instant (`shelters.service.free_beds`), and
+a kept board or network answer is good only until the next of them ends.
 
-The listener is registered when this package is imported, so no session writes a bed or an
-occupancy without it. Writes that bypass the ORM (COPY, Core statements) must call
-`store_free_beds` themselves, as the benchmark's seed and migration 0011 do.
+The listener is registered when this package is imported, so no session writes these rows
+without it. Writes that bypass the ORM (COPY, Core statements) must call `store_free_beds`
+themselves, as the benchmark's seed and migration 0011 do. The session that flushed is marked
+(`wrote_board`) until its transaction ends: what it reads is not yet anyone else's, so it is
+never kept.
 """
 
 from __future__ import annotations
@@ -36,14 +47,22 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlmodel import col
 
-from shelters.models.shelters import Bed, BedKind, Shelter
-from shelters.models.stays import BedOccupancy
+from core.models import Organisation
+from shelters.models.shelters import Bed, BedKind, Room, Shelter, new_board_version
+from shelters.models.stays import BedOccupancy, Stay, StayMember
 
-# The columns a recount depends on: a change to any other column leaves the counts as they are.
-COUNTED: dict[type[Any], tuple[str, ...]] = {
-    Bed: ("shelter_id", "kind", "out_of_service"),
-    BedOccupancy: ("shelter_id", "bed_id", "ends_at"),
+# The rows a shelter's board and its free beds are read from, each with its shelter's column.
+BOARD_INPUTS: dict[type[Any], str] = {
+    Shelter: "id",
+    Room: "shelter_id",
+    Bed: "shelter_id",
+    BedOccupancy: "shelter_id",
+    Stay: "shelter_id",
 }
+# The columns of a shelter's row that the flush itself keeps (a change to them is no input).
+KEPT = frozenset({"beds_unoccupied", "cots_unoccupied", "board_version"})
+# A session that flushed a change to a board's rows, until its transaction ends.
+WROTE_BOARD = "wrote_board"
 
 
 def recount(shelter_ids: Iterable[uuid.UUID]) -> sa.Select[uuid.UUID, Any, Any]:
@@ -70,7 +89,8 @@ def recount(shelter_ids: Iterable[uuid.UUID]) -> sa.Select[uuid.UUID, Any, Any]:
 
 
 def store_free_beds(connection: sa.Connection, shelter_ids: Iterable[uuid.UUID]) -> None:
-    """Recount these shelters under their row locks and keep the counts."""
+    """Recount these shelters under their row locks, keep the counts and give each a new board
+    version."""
     ids = sorted(set(shelter_ids))
     if not ids:
         return
@@ -87,30 +107,66 @@ def store_free_beds(connection: sa.Connection, shelter_ids: Iterable[uuid.UUID])
     connection.execute(
         sa.update(Shelter)
         .where(col(Shelter.id) == sa.bindparam("shelter"))
-        .values(beds_unoccupied=sa.bindparam("beds"), cots_unoccupied=sa.bindparam("cots")),
+        .values(
+            beds_unoccupied=sa.bindparam("beds"),
+            cots_unoccupied=sa.bindparam("cots"),
+            board_version=sa.bindparam("version"),
+        ),
         [
-            {"shelter": shelter_id, "beds": beds, "cots": cots}
+            {"shelter": shelter_id, "beds": beds, "cots": cots, "version": new_board_version()}
             for shelter_id in ids
             for beds, cots in [counted.get(shelter_id, (0, 0))]
         ],
     )
 
 
+def _changed(session: Session, row: Any) -> bool:
+    """Whether a row of the flush is new or gone, or changed in a column that is an input."""
+    if row in session.new or row in session.deleted:
+        return True
+    attributes = sa.inspect(row).attrs
+    return any(
+        a.history.has_changes() for a in attributes if not (type(row) is Shelter and a.key in KEPT)
+    )
+
+
 def touched_shelters(session: Session) -> set[uuid.UUID]:
-    """The shelters whose beds or occupancies this flush adds, removes or changes in a way that
-    can move their counts (before and after, if a row moved to another shelter)."""
+    """The shelters whose board or free beds this flush may change (before and after, if a row
+    moved to another shelter)."""
     found: set[uuid.UUID] = set()
-    for row in itertools.chain(session.new, session.deleted):
-        if type(row) in COUNTED:
-            found.add(row.shelter_id)
-    for row in session.dirty:
-        counted = COUNTED.get(type(row))
-        if counted is None:
+    stays: set[uuid.UUID] = set()
+    organisations: set[uuid.UUID] = set()
+    for row in itertools.chain(session.new, session.deleted, session.dirty):
+        kind = type(row)
+        if kind is StayMember:
+            if _changed(session, row):
+                stays.add(row.stay_id)
+                stays.update(sa.inspect(row).attrs["stay_id"].history.deleted or ())
             continue
-        attributes = sa.inspect(row).attrs
-        if any(attributes[name].history.has_changes() for name in counted):
-            found.add(row.shelter_id)
-            found.update(attributes["shelter_id"].history.deleted or ())
+        if kind is Organisation:
+            if row not in session.new and sa.inspect(row).attrs["name"].history.has_changes():
+                organisations.add(row.id)
+            continue
+        column = BOARD_INPUTS.get(kind)
+        if column is None or (kind is Shelter and row in session.new) or not _changed(session, row):
+            continue
+        found.add(getattr(row, column))
+        found.update(sa.inspect(row).attrs[column].history.deleted or ())
+    connection = session.connection()
+    if stays:
+        found.update(
+            connection.execute(
+                sa.select(col(Stay.shelter_id)).where(col(Stay.id).in_(sorted(stays)))
+            ).scalars()
+        )
+    if organisations:
+        found.update(
+            connection.execute(
+                sa.select(col(Shelter.id)).where(
+                    col(Shelter.organisation_id).in_(sorted(organisations))
+                )
+            ).scalars()
+        )
     return found
 
 
@@ -118,4 +174,12 @@ def touched_shelters(session: Session) -> set[uuid.UUID]:
 def _keep_free_beds(session: Session, _flush: UOWTransaction) -> None:
     touched = touched_shelters(session)
     if touched:
+        session.info[WROTE_BOARD] = True
         store_free_beds(session.connection(), touched)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction: Any) -> None:
+    """A transaction ended (committed or rolled back): its writes are everyone's, or nobody's."""
+    if transaction.parent is None:
+        session.info.pop(WROTE_BOARD, None)

@@ -1,6 +1,7 @@
 """Shelters, rooms and beds: who a shelter takes (eligibility), its capacity, its sealed address
 and its staff."""
 
+import secrets
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -71,6 +72,12 @@ class ShelterBase(EligibilityBase):
     soft_capacity_max_nights: int = Field(default=0, ge=0, le=90)
 
 
+def new_board_version() -> int:
+    """A shelter's next board version: random, 40 bits (a network's sum of 10 000 of them still
+    fits a 64-bit integer)."""
+    return secrets.randbits(40)
+
+
 class Shelter(ShelterBase, table=True):
     """A place people stay. Its address is sealed and shown to its own staff only."""
 
@@ -90,6 +97,15 @@ class Shelter(ShelterBase, table=True):
     # their own: they are subtracted when read. Read them with a query, never from a loaded row.
     beds_unoccupied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     cots_unoccupied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Drawn anew, in the same flush, by every change to what the bed board or the network's free
+    # beds are read from (`shelters.models.free_beds`): a board or a network answer kept in
+    # memory is good while the versions it was read at stand (`shelters.service.board_cache`).
+    # Read it with a query, never from a loaded row.
+    board_version: int = Field(
+        default_factory=new_board_version,
+        sa_type=sa.BigInteger,
+        sa_column_kwargs={"server_default": "0"},
+    )
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

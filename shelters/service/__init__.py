@@ -7,6 +7,7 @@ where the change needs one, why.
 - `shelters`: shelters, staff, rooms and beds (configuration), and who sees a shelter's people;
 - `beds`: the bed board, holds;
 - `free_beds`: free beds across the network, read from the counts each shelter keeps;
+- `board_cache`: boards and network answers kept in memory while their versions stand;
 - `placement` (pure) and `admission`: an admission's plan, then its writes; turn-aways;
 - `stays`: stays, extensions, the CSW's decision, transfers and discharges;
 - `casework`: needs assessments and work plans (one mechanism of revisions), attention;
@@ -32,6 +33,7 @@ from shelters.service.admission import (
     update_turn_away,
 )
 from shelters.service.beds import (
+    BOARDS,
     MAX_HOLD,
     BoardBed,
     BoardEntry,
@@ -90,6 +92,7 @@ from shelters.service.figures import (
     period_bounds,
 )
 from shelters.service.free_beds import (
+    ANSWERS,
     MAX_ALTERNATIVES,
     Availability,
     free_bed_counts,
@@ -166,11 +169,13 @@ from shelters.service.visitors import (
 
 __all__ = [
     "ADDRESS_CONTEXT",
+    "ANSWERS",
     "APPROVAL_CONTEXT",
     "ASSESSMENTS",
     "ASSESSMENT_CONTEXT",
     "ASSESSMENT_DUE",
     "BED_REASON_CONTEXT",
+    "BOARDS",
     "CRIB_AGE",
     "CSW_DECISION_DAYS",
     "DECISION_NOTE_CONTEXT",
@@ -232,6 +237,7 @@ __all__ = [
     "discharge",
     "eligibility_failures",
     "figures",
+    "forget_kept_boards",
     "free_bed_counts",
     "get_approval",
     "get_bed",
@@ -292,3 +298,10 @@ __all__ = [
     "update_shelter",
     "update_turn_away",
 ]
+
+
+def forget_kept_boards() -> None:
+    """Empty this process's kept boards and network answers (`board_cache`): the next reads
+    read again."""
+    BOARDS.clear()
+    ANSWERS.clear()

@@ -30,6 +30,8 @@ from shelters.models import (
     Stay,
     StayMember,
 )
+from shelters.service import board_cache
+from shelters.service.board_cache import Kept, Window
 from shelters.service.common import (
     BED_REASON_CONTEXT,
     MEMBER_CONTEXT,
@@ -138,9 +140,52 @@ def _board_query() -> Any:
     )
 
 
+@functools.cache
+def _version_query() -> Any:
+    return sa.select(col(Shelter.board_version)).where(
+        col(Shelter.id) == sa.bindparam("shelter_id", type_=sa.Uuid)
+    )
+
+
+@functools.cache
+def _next_start_query() -> Any:
+    """The first start after `:now` of a period of the shelter that has not ended by then (one
+    only a writer's clock ahead of this process's can have written): its index range."""
+    now: sa.BindParameter[datetime] = sa.bindparam("now", type_=UTCDateTime)
+    ends_at = col(BedOccupancy.ends_at)
+    return sa.select(sa.func.min(col(BedOccupancy.starts_at))).where(
+        col(BedOccupancy.shelter_id) == sa.bindparam("shelter_id", type_=sa.Uuid),
+        sa.or_(ends_at.is_(None), ends_at > now),
+        col(BedOccupancy.starts_at) > now,
+    )
+
+
+# Each process's kept boards (`board_cache`): by shelter, while its version and the next hold's
+# end allow.
+BOARDS: Kept[uuid.UUID, list[BoardEntry]] = Kept(board_cache.BOARDS)
+
+
 def bed_board(session: Session, *, shelter: Shelter, now: datetime) -> list[BoardEntry]:
-    """Every bed of the shelter (by label) with its state now and, if taken, who holds it: one
-    query, names still sealed (`reveal_occupant`)."""
+    """Every bed of the shelter (by label) with its state now and, if taken, who holds it, names
+    still sealed (`reveal_occupant`): as kept (`board_cache`) while the shelter's board version
+    and the next hold's end allow, else one query."""
+    if not board_cache.may_keep(session):
+        return _read_board(session, shelter=shelter, now=now)
+    params = {"shelter_id": shelter.id}
+    version: int = session.connection().execute(_version_query(), params).scalar_one()
+    kept = BOARDS.get(shelter.id, version=version, now=now)
+    if kept is not None:
+        return list(kept)
+    board = _read_board(session, shelter=shelter, now=now)
+    changes = [entry.occupancy.ends_at for entry in board if entry.occupancy is not None]
+    changes.append(
+        session.connection().execute(_next_start_query(), params | {"now": now}).scalar()
+    )
+    BOARDS.put(shelter.id, Window(version, now, board_cache.window_until(now, changes)), board)
+    return list(board)
+
+
+def _read_board(session: Session, *, shelter: Shelter, now: datetime) -> list[BoardEntry]:
     board: dict[uuid.UUID, BoardEntry] = {}
     params = {"shelter_id": shelter.id, "now": now}
     for row in session.connection().execute(_board_query(), params).all():

@@ -24,6 +24,8 @@ from core.db import UTCDateTime
 from core.models import Organisation
 from shelters.models import Bed, BedKind, BedOccupancy, Group, Sex, Shelter, store_free_beds
 from shelters.models import recount as recount_query
+from shelters.service import board_cache
+from shelters.service.board_cache import Kept, Window
 from shelters.service.placement import Criteria, eligibility_failures
 
 MAX_ALTERNATIVES = 50
@@ -183,9 +185,51 @@ def network_availability(
     Children under three (`infants`) may take cots, everyone else needs a bed. The 50 shelters
     with most free places are listed (then by name and id): the database orders those with room,
     `eligibility_failures` decides each (once for each distinct set of rules), and the walk
-    stops at the 50th.
+    stops at the 50th. The answer is kept (`board_cache`) while no shelter's board version
+    changes and no hold ends: a request then reads the versions' sum instead.
     """
     infants = min(infants, children)
+    question = (sex, age, group, children, infants, exclude)
+    if not board_cache.may_keep(session):
+        return _available(session, now, question)
+    version = tuple(session.connection().execute(_network_version_query()).one())
+    kept = ANSWERS.get(question, version=version, now=now)
+    if kept is not None:
+        return list(kept)
+    found = _available(session, now, question)
+    changes = session.connection().execute(_next_change_query(), {"now": now}).one()
+    ANSWERS.put(question, Window(version, now, board_cache.window_until(now, changes)), found)
+    return list(found)
+
+
+Question = tuple[Sex, int, Group | None, int, int, uuid.UUID | None]
+# Each process's kept answers (`board_cache`): by question, while the network's versions and the
+# next hold's end allow.
+ANSWERS: Kept[Question, list[Availability]] = Kept(board_cache.ANSWERS)
+
+
+@functools.cache
+def _network_version_query() -> Any:
+    """How many shelters there are and the sum of their board versions: any committed change
+    to what the network's free beds are read from changes the sum."""
+    return sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(col(Shelter.board_version)), 0))
+
+
+@functools.cache
+def _next_change_query() -> Any:
+    """The first end after `:now` of a period of the network, and the first start after it of
+    one with an end (open-ended ones are in the kept counts from their start): the index range
+    of the periods that end after now."""
+    now = sa.bindparam("now", type_=UTCDateTime)
+    starts_at = col(BedOccupancy.starts_at)
+    later_start = sa.case((starts_at > now, starts_at), else_=None)
+    return sa.select(sa.func.min(col(BedOccupancy.ends_at)), sa.func.min(later_start)).where(
+        col(BedOccupancy.ends_at) > now
+    )
+
+
+def _available(session: Session, now: datetime, question: Question) -> list[Availability]:
+    sex, age, group, children, infants, exclude = question
     query = _availability_query(
         postgresql=session.get_bind().dialect.name == "postgresql",
         children=children > 0,
