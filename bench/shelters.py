@@ -5,7 +5,10 @@ network availability query and a shelter's bed board, target p95 < 50 ms each, w
 (the latency of one request) and with 10 (the worker saturated: throughput, and a queue), beside
 the floor (`GET /organisations/{id}` with 10 clients: the session check and one lookup); the
 free beds are read from the counts each shelter keeps (the COPY seed bypasses the ORM that keeps
-them, so they are counted once after it, and checked against a recount at each size). Then
+them, so they are counted once after it, and checked against a recount at each size); each board
+and each question is read once before the timed phases, as a night shift's have been since their
+last change (kept: `shelters.service.board_cache`; the first read after a change is timed in
+process, "read" beside "kept"). Then
 the bed nights of a year for every shelter of every organisation, in this process
 (`shelters.service.bed_nights` and the whole `shelters.service.figures`), and the figures route
 for one organisation, target < 2 s. The network grows in place, 50 -> 100 -> 250 -> 500
