@@ -4,10 +4,10 @@
 A kept count is, by definition, what a recount says: the shelter's beds in service of that kind
 (beds: every kind but cots) with no open-ended occupancy (`ends_at` NULL). The board version is
 drawn anew (a random 40-bit number) by every change to what the shelter's bed board or the
-network's free beds are read from: the shelter's own row, its rooms, beds, occupancies, stays and
-their people, and its organisation's name. Every flush of a session that adds, changes or
-removes such a row does both for the shelters it touched, in the flush's own transaction (so
-they commit, or roll back, with the change):
+network's free beds are read from: the columns shown of the shelter's own row, its rooms, beds,
+occupancies, stays and their people, and its organisation's name (`BOARD_INPUTS`). Every flush
+of a session that adds, changes or removes such a row does both for the shelters it touched, in
+the flush's own transaction (so they commit, or roll back, with the change):
 
 - first it takes those shelters' row locks, in id order (where the service took them already, as
   every change to a shelter's beds does first, `shelters.service.common.lock_shelter`, this
@@ -51,16 +51,22 @@ from core.models import Organisation
 from shelters.models.shelters import Bed, BedKind, Room, Shelter, new_board_version
 from shelters.models.stays import BedOccupancy, Stay, StayMember
 
-# The rows a shelter's board and its free beds are read from, each with its shelter's column.
-BOARD_INPUTS: dict[type[Any], str] = {
-    Shelter: "id",
-    Room: "shelter_id",
-    Bed: "shelter_id",
-    BedOccupancy: "shelter_id",
-    Stay: "shelter_id",
+# The rows a shelter's board and its free beds are read from: for each, its shelter's column and
+# the columns shown (None: all of them). A change to another column (a stay's status, its CSW
+# decision) changes no board, and takes no lock on the shelter's row.
+BOARD_INPUTS: dict[type[Any], tuple[str, frozenset[str] | None]] = {
+    Shelter: (
+        "id",
+        frozenset(
+            {"name", "organisation_id", "sexes", "min_age", "max_age", "groups", "accepts_children"}
+        ),
+    ),
+    Room: ("shelter_id", frozenset({"name", "shelter_id"})),
+    Bed: ("shelter_id", None),
+    BedOccupancy: ("shelter_id", None),
+    Stay: ("shelter_id", frozenset({"reference", "shelter_id"})),
+    StayMember: ("stay_id", frozenset({"stay_id", "role", "name_key_id", "name_sealed"})),
 }
-# The columns of a shelter's row that the flush itself keeps (a change to them is no input).
-KEPT = frozenset({"beds_unoccupied", "cots_unoccupied", "board_version"})
 # A session that flushed a change to a board's rows, until its transaction ends.
 WROTE_BOARD = "wrote_board"
 
@@ -120,14 +126,12 @@ def store_free_beds(connection: sa.Connection, shelter_ids: Iterable[uuid.UUID])
     )
 
 
-def _changed(session: Session, row: Any) -> bool:
-    """Whether a row of the flush is new or gone, or changed in a column that is an input."""
+def _changed(session: Session, row: Any, shown: frozenset[str] | None) -> bool:
+    """Whether a row of the flush is new or gone, or changed in a column that is `shown`."""
     if row in session.new or row in session.deleted:
         return True
     attributes = sa.inspect(row).attrs
-    return any(
-        a.history.has_changes() for a in attributes if not (type(row) is Shelter and a.key in KEPT)
-    )
+    return any(a.history.has_changes() for a in attributes if shown is None or a.key in shown)
 
 
 def touched_shelters(session: Session) -> set[uuid.UUID]:
@@ -138,20 +142,18 @@ def touched_shelters(session: Session) -> set[uuid.UUID]:
     organisations: set[uuid.UUID] = set()
     for row in itertools.chain(session.new, session.deleted, session.dirty):
         kind = type(row)
-        if kind is StayMember:
-            if _changed(session, row):
-                stays.add(row.stay_id)
-                stays.update(sa.inspect(row).attrs["stay_id"].history.deleted or ())
-            continue
         if kind is Organisation:
             if row not in session.new and sa.inspect(row).attrs["name"].history.has_changes():
                 organisations.add(row.id)
             continue
-        column = BOARD_INPUTS.get(kind)
-        if column is None or (kind is Shelter and row in session.new) or not _changed(session, row):
+        if kind not in BOARD_INPUTS or (kind is Shelter and row in session.new):
             continue
-        found.add(getattr(row, column))
-        found.update(sa.inspect(row).attrs[column].history.deleted or ())
+        column, shown = BOARD_INPUTS[kind]
+        if not _changed(session, row, shown):
+            continue
+        into = stays if kind is StayMember else found
+        into.add(getattr(row, column))
+        into.update(sa.inspect(row).attrs[column].history.deleted or ())
     connection = session.connection()
     if stays:
         found.update(
